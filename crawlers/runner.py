@@ -1,0 +1,70 @@
+"""Run spiders from Python (the CLI and the demo) with the project settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CrawlJob:
+    spider: str  # spider name: blog, forum, reviews, reddit, pikabu, vcru
+    start_urls: list[str]
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def crawl_settings(
+    store_url: str,
+    *,
+    jobdir: Path | None = None,
+    cache_dir: Path | None = None,
+    http_cache: bool = True,
+    progress: bool = False,
+    loopback: bool = False,
+    log_level: str = "WARNING",
+) -> Settings:
+    import os
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
+    settings = get_project_settings()
+    settings.set("COMPLAINTWATCH_STORE", str(store_url), priority="cmdline")
+    settings.set("COMPLAINTWATCH_PROGRESS", progress, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    settings.set("HTTPCACHE_ENABLED", http_cache, priority="cmdline")
+    if cache_dir is not None:
+        settings.set("HTTPCACHE_DIR", str(cache_dir), priority="cmdline")
+    if jobdir is not None:
+        settings.set("JOBDIR", str(jobdir), priority="cmdline")
+    if loopback:
+        for k, v in settings.getdict("LOOPBACK_OVERRIDES").items():
+            settings.set(k, v, priority="cmdline")
+    return settings
+
+
+def run_crawls(jobs: list[CrawlJob], settings: Settings) -> dict[str, dict]:
+    """Run the jobs concurrently in one Twisted reactor; returns stats per spider.
+    A reactor runs once per process, so call this once (the CLI does)."""
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawlers = []
+    for job in jobs:
+        crawler = process.create_crawler(job.spider)
+        crawlers.append((job.spider, crawler))
+        process.crawl(crawler, start_urls=",".join(job.start_urls))
+    process.start()
+    return {name: dict(c.stats.get_stats()) for name, c in crawlers}
+
+
+def all_loopback(jobs: list[CrawlJob]) -> bool:
+    return all(_is_loopback(u) for j in jobs for u in j.start_urls)

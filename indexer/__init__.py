@@ -1,0 +1,1 @@
+"""Embeddings, company resolution, incident clustering and the search-store backends."""

@@ -1,0 +1,42 @@
+"""Tokenising and stemming shared by the full-text index, queries and snippets.
+
+Stemming is chosen per token by script (Cyrillic -> Russian Snowball, Latin ->
+English Snowball) rather than per post, because complaint texts mix scripts
+("заказ на OZON", "Ozon'а").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+
+_ru = snowballstemmer.stemmer("russian")
+_en = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    t = token.lower().replace("ё", "е")
+    if _CYRILLIC.search(t):
+        return _ru.stemWord(t)
+    if t.isascii() and t.isalpha():
+        return _en.stemWord(t)
+    return t
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN_RE.findall(text)
+
+
+def stems(text: str) -> list[str]:
+    return [stem(t) for t in TOKEN_RE.findall(text)]
+
+
+def stemmed_text(text: str) -> str:
+    """What goes into the FTS index: the stems, space-separated."""
+    return " ".join(stems(text))

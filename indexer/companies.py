@@ -1,0 +1,107 @@
+"""Company resolution: which companies a post is about.
+
+An alias table (built-in TOML + user files) is compiled into stem n-grams, so
+"Озона", "Озоне", "OZON'a" and "ozon.ru" all reduce to the same key as "OZON".
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .analysis import stem
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(slots=True)
+class Company:
+    id: str
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    proper: bool = False  # alias is also a common word: require a capital letter
+
+
+def load_alias_file(path: Path | str) -> list[Company]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return [_company(cid, entry) for cid, entry in data.items()]
+
+
+def builtin_companies() -> list[Company]:
+    text = resources.files("indexer").joinpath("data/companies.toml").read_text(encoding="utf-8")
+    return [_company(cid, entry) for cid, entry in tomllib.loads(text).items()]
+
+
+def _company(cid: str, entry: dict) -> Company:
+    return Company(
+        id=cid,
+        name=entry.get("name", cid),
+        aliases=list(entry.get("aliases", [])),
+        domains=list(entry.get("domains", [])),
+        proper=bool(entry.get("proper", False)),
+    )
+
+
+def _key(words: list[str]) -> tuple[str, ...]:
+    return tuple(stem(w) for w in words)
+
+
+class CompanyResolver:
+    def __init__(self, companies: Iterable[Company]):
+        self.companies: dict[str, Company] = {}
+        # stem n-gram -> (company id, proper)
+        self._index: dict[tuple[str, ...], tuple[str, bool]] = {}
+        self._max_n = 1
+        for c in companies:
+            self.add(c)
+
+    def add(self, c: Company) -> None:
+        """Add a company, or extend an existing one's aliases."""
+        if c.id in self.companies:
+            old = self.companies[c.id]
+            old.aliases += [a for a in c.aliases if a not in old.aliases]
+            old.domains += [d for d in c.domains if d not in old.domains]
+            c = old
+        else:
+            self.companies[c.id] = c
+        for alias in [c.name, *c.aliases, *c.domains]:
+            words = _WORD.findall(alias)
+            if not words:
+                continue
+            key = _key(words)
+            # "ozon.ru" -> also "ozon": people drop the TLD
+            self._index[key] = (c.id, c.proper)
+            self._max_n = max(self._max_n, len(key))
+
+    @classmethod
+    def default(cls, extra_files: Iterable[Path | str] = ()) -> CompanyResolver:
+        r = cls(builtin_companies())
+        for f in extra_files:
+            for c in load_alias_file(f):
+                r.add(c)
+        return r
+
+    def resolve(self, *texts: str) -> list[str]:
+        """Company ids mentioned in the texts, most-mentioned first."""
+        counts: dict[str, int] = {}
+        for text in texts:
+            if not text:
+                continue
+            words = _WORD.findall(text)
+            stems = [stem(w) for w in words]
+            i = 0
+            while i < len(words):
+                for n in range(min(self._max_n, len(words) - i), 0, -1):
+                    hit = self._index.get(tuple(stems[i : i + n]))
+                    if hit and (not hit[1] or words[i][:1].isupper()):
+                        counts[hit[0]] = counts.get(hit[0], 0) + 1
+                        i += n
+                        break
+                else:
+                    i += 1
+        return sorted(counts, key=lambda c: -counts[c])

@@ -1,0 +1,433 @@
+"""The embedded store: SQLite with FTS5 over stemmed text, vectors beside it.
+
+No server needed, so `complaintwatch demo` runs anywhere. One connection per
+thread (Flask serves from several) and WAL so readers never block the indexer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from complaintwatch.models import Incident, Post, SearchFilters, SearchHit, SiteKind, canonical_url
+
+from ..analysis import stemmed_text
+from ..query import parse_query, to_fts5
+from ..snippets import snippet
+from .base import IncidentStat, Store, UpsertResult
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Each entry migrates from version i to i+1; append, never edit.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        source_site TEXT NOT NULL,
+        site_kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        author TEXT,
+        published_at TEXT,          -- ISO 8601 in UTC, sortable
+        language TEXT,
+        companies TEXT NOT NULL DEFAULT '[]',
+        parent_url TEXT,
+        thread_url TEXT,
+        position INTEGER NOT NULL DEFAULT 0,
+        is_company_reply INTEGER NOT NULL DEFAULT 0,
+        fetched_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        incident_id INTEGER
+    );
+    CREATE INDEX posts_thread ON posts(thread_url, position);
+    CREATE INDEX posts_published ON posts(published_at);
+    CREATE INDEX posts_hash ON posts(content_hash);
+    CREATE TABLE post_companies (
+        post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        company TEXT NOT NULL,
+        PRIMARY KEY (company, post_id)
+    );
+    CREATE TABLE vectors (
+        post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (model, post_id)
+    );
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        label_en TEXT NOT NULL,
+        label_ru TEXT NOT NULL,
+        keywords TEXT NOT NULL DEFAULT '[]',
+        size INTEGER NOT NULL DEFAULT 0,
+        taxonomy_key TEXT
+    );
+    -- stems, not words: Russian inflections ("отменили"/"отменил") must match
+    CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
+    """,
+]
+
+_COLS = (
+    "id, url, source_site, site_kind, title, text, author, published_at, language, companies, "
+    "parent_url, thread_url, position, is_company_reply, fetched_at, content_hash, incident_id"
+)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def _row_to_post(r: sqlite3.Row) -> Post:
+    return Post(
+        id=r["id"],
+        url=r["url"],
+        source_site=r["source_site"],
+        site_kind=SiteKind(r["site_kind"]),
+        title=r["title"],
+        text=r["text"],
+        author=r["author"],
+        published_at=_dt(r["published_at"]),
+        language=r["language"],
+        companies=json.loads(r["companies"]),
+        parent_url=r["parent_url"],
+        thread_url=r["thread_url"],
+        position=r["position"],
+        is_company_reply=bool(r["is_company_reply"]),
+        fetched_at=_dt(r["fetched_at"]),
+        content_hash=r["content_hash"],
+        incident_id=r["incident_id"],
+    )
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._vec_cache: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._migrate()
+
+    # -- connection / schema --
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def _migrate(self) -> None:
+        db = self.db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} has schema v{version}, this complaintwatch knows v{SCHEMA_VERSION}: upgrade it"
+            )
+        for v in range(version, SCHEMA_VERSION):
+            with db:
+                db.executescript("BEGIN;" + MIGRATIONS[v] + f"; PRAGMA user_version={v + 1}; COMMIT;")
+            log.info("migrated %s to schema v%d", self.path, v + 1)
+
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- posts --
+    def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
+        res = UpsertResult()
+        db = self.db
+        with db:
+            for p in posts:
+                row = db.execute("SELECT id, content_hash FROM posts WHERE url = ?", (p.url,)).fetchone()
+                values = (
+                    p.source_site,
+                    p.site_kind.value,
+                    p.title,
+                    p.text,
+                    p.author,
+                    _iso(p.published_at),
+                    p.language,
+                    json.dumps(p.companies, ensure_ascii=False),
+                    p.parent_url,
+                    p.thread_url,
+                    p.position,
+                    int(p.is_company_reply),
+                    _iso(p.fetched_at),
+                    p.content_hash,
+                )
+                if row is None:
+                    cur = db.execute(
+                        "INSERT INTO posts (source_site, site_kind, title, text, author, published_at, language,"
+                        " companies, parent_url, thread_url, position, is_company_reply, fetched_at, content_hash,"
+                        " url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, p.url),
+                    )
+                    pid = cur.lastrowid
+                    res.new += 1
+                elif row["content_hash"] == p.content_hash:
+                    db.execute("UPDATE posts SET fetched_at = ? WHERE id = ?", (_iso(p.fetched_at), row["id"]))
+                    p.id = row["id"]
+                    res.unchanged += 1
+                    continue
+                else:
+                    pid = row["id"]
+                    # content changed: keep id (links survive), drop the stale vector
+                    db.execute(
+                        "UPDATE posts SET source_site=?, site_kind=?, title=?, text=?, author=?, published_at=?,"
+                        " language=?, companies=?, parent_url=?, thread_url=?, position=?, is_company_reply=?,"
+                        " fetched_at=?, content_hash=? WHERE url = ?",
+                        (*values, p.url),
+                    )
+                    db.execute("DELETE FROM vectors WHERE post_id = ?", (pid,))
+                    db.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
+                    res.updated += 1
+                p.id = pid
+                db.execute(
+                    "INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)",
+                    (pid, stemmed_text(p.title), stemmed_text(p.text)),
+                )
+                self._write_companies(pid, p.companies)
+        if res.new or res.updated:
+            self._vec_cache.clear()
+        return res
+
+    def _write_companies(self, pid: int, companies: list[str]) -> None:
+        self.db.execute("DELETE FROM post_companies WHERE post_id = ?", (pid,))
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_companies (post_id, company) VALUES (?, ?)", [(pid, c) for c in companies]
+        )
+
+    def get_post(self, post_id: int) -> Post | None:
+        r = self.db.execute(f"SELECT {_COLS} FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return _row_to_post(r) if r else None
+
+    def get_post_by_url(self, url: str) -> Post | None:
+        r = self.db.execute(f"SELECT {_COLS} FROM posts WHERE url = ?", (canonical_url(url),)).fetchone()
+        return _row_to_post(r) if r else None
+
+    def iter_posts(self, batch: int = 500) -> Iterator[Post]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield _row_to_post(r)
+            last = rows[-1]["id"]
+
+    def thread(self, thread_url: str) -> list[Post]:
+        u = canonical_url(thread_url)
+        rows = self.db.execute(
+            f"SELECT {_COLS} FROM posts WHERE url = ? OR thread_url = ? ORDER BY position, published_at, id", (u, u)
+        ).fetchall()
+        return [_row_to_post(r) for r in rows]
+
+    def count_posts(self) -> int:
+        return self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
+
+    # -- indexer outputs --
+    def posts_without_vector(self, model: str, batch: int = 256) -> Iterator[list[Post]]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts p WHERE id > ? AND NOT EXISTS"
+                " (SELECT 1 FROM vectors v WHERE v.post_id = p.id AND v.model = ?) ORDER BY id LIMIT ?",
+                (last, model, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield [_row_to_post(r) for r in rows]
+            last = rows[-1]["id"]
+
+    def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
+        with self.db as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO vectors (post_id, model, vec) VALUES (?, ?, ?)",
+                [(pid, model, np.asarray(v, dtype=np.float32).tobytes()) for pid, v in items],
+            )
+        self._vec_cache.pop(model, None)
+
+    def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        # cached by (count): the web process reads, the indexer writes elsewhere
+        n = self.db.execute("SELECT count(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+        cached = self._vec_cache.get(model)
+        if cached and cached[0] == n:
+            return cached[1], cached[2]
+        rows = self.db.execute("SELECT post_id, vec FROM vectors WHERE model = ? ORDER BY post_id", (model,)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        mat = (
+            np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            if rows
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        self._vec_cache[model] = (n, ids, mat)
+        return ids, mat
+
+    def set_analysis(self, items: list[tuple[int, list[str], str | None]]) -> None:
+        with self.db as db:
+            for pid, companies, lang in items:
+                db.execute(
+                    "UPDATE posts SET companies = ?, language = ? WHERE id = ?",
+                    (json.dumps(companies, ensure_ascii=False), lang, pid),
+                )
+                self._write_companies(pid, companies)
+
+    def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
+        with self.db as db:
+            db.execute("DELETE FROM incidents")
+            db.executemany(
+                "INSERT INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key) VALUES (?,?,?,?,?,?)",
+                [
+                    (i.id, i.label_en, i.label_ru, json.dumps(i.keywords, ensure_ascii=False), i.size, i.taxonomy_key)
+                    for i in incidents
+                ],
+            )
+            db.execute("UPDATE posts SET incident_id = NULL")
+            db.executemany(
+                "UPDATE posts SET incident_id = ? WHERE id = ?",
+                [(iid, pid) for pid, iid in assignment.items() if iid is not None],
+            )
+
+    def incidents(self) -> list[Incident]:
+        rows = self.db.execute("SELECT * FROM incidents ORDER BY size DESC, id").fetchall()
+        return [
+            Incident(
+                id=r["id"],
+                label_en=r["label_en"],
+                label_ru=r["label_ru"],
+                keywords=json.loads(r["keywords"]),
+                size=r["size"],
+                taxonomy_key=r["taxonomy_key"],
+            )
+            for r in rows
+        ]
+
+    # -- queries --
+    @staticmethod
+    def _filter_sql(f: SearchFilters | None, alias: str = "p") -> tuple[str, list]:
+        if f is None:
+            return "", []
+        sql, args = [], []
+        if f.company:
+            sql.append(f"EXISTS (SELECT 1 FROM post_companies c WHERE c.post_id = {alias}.id AND c.company = ?)")
+            args.append(f.company)
+        if f.incident_id is not None:
+            sql.append(f"{alias}.incident_id = ?")
+            args.append(f.incident_id)
+        if f.site:
+            sql.append(f"{alias}.source_site = ?")
+            args.append(f.site)
+        if f.language:
+            sql.append(f"{alias}.language = ?")
+            args.append(f.language)
+        if f.since:
+            sql.append(f"{alias}.published_at >= ?")
+            args.append(_iso(f.since))
+        if f.until:
+            sql.append(f"{alias}.published_at < ?")
+            args.append(_iso(f.until))
+        if not f.include_comments:
+            sql.append(f"{alias}.parent_url IS NULL")
+        return ("".join(" AND " + s for s in sql), args)
+
+    def search_text(
+        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[SearchHit], int]:
+        pq = parse_query(query)
+        expr = to_fts5(pq)
+        if expr is None:
+            return [], 0
+        where, args = self._filter_sql(filters)
+        base = f"FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?{where}"
+        total = self.db.execute(f"SELECT count(*) {base}", (expr, *args)).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT {', '.join('p.' + c.strip() for c in _COLS.split(','))},"
+            f" bm25(posts_fts, 2.0, 1.0) AS score {base} ORDER BY score LIMIT ? OFFSET ?",
+            (expr, *args, limit, offset),
+        ).fetchall()
+        stems = pq.positive_stems
+        hits = [SearchHit(post=_row_to_post(r), score=-r["score"], snippet=snippet(r["text"], stems)) for r in rows]
+        return hits, total
+
+    def search_vector(
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20
+    ) -> list[tuple[int, float]]:
+        ids, mat = self.vectors(model)
+        if not len(ids):
+            return []
+        sims = mat @ np.asarray(vector, dtype=np.float32)
+        where, args = self._filter_sql(filters)
+        if where:
+            allowed = {r[0] for r in self.db.execute(f"SELECT p.id FROM posts p WHERE 1=1{where}", args)}
+            mask = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
+            sims = np.where(mask, sims, -np.inf)
+        k = min(limit, int(np.isfinite(sims).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [(int(ids[i]), float(sims[i])) for i in top]
+
+    def companies(self) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT company, count(*) AS n FROM post_companies GROUP BY company ORDER BY n DESC, company"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def company_incident_stats(self, company: str) -> list[IncidentStat]:
+        rows = self.db.execute(
+            "SELECT p.incident_id AS iid, substr(p.published_at, 1, 7) AS month, count(*) AS n,"
+            " min(p.published_at) AS first, max(p.published_at) AS last"
+            " FROM posts p JOIN post_companies c ON c.post_id = p.id"
+            " WHERE c.company = ? AND p.incident_id IS NOT NULL AND p.parent_url IS NULL"
+            " GROUP BY iid, month",
+            (company,),
+        ).fetchall()
+        stats: dict[int, IncidentStat] = {}
+        for r in rows:
+            s = stats.setdefault(r["iid"], IncidentStat(company, r["iid"], 0, None, None))
+            s.count += r["n"]
+            if r["month"]:
+                s.monthly[r["month"]] = r["n"]
+            first, last = _dt(r["first"]), _dt(r["last"])
+            if first and (s.first_seen is None or first < s.first_seen):
+                s.first_seen = first
+            if last and (s.last_seen is None or last > s.last_seen):
+                s.last_seen = last
+        return sorted(stats.values(), key=lambda s: -s.count)
+
+    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20) -> list[Post]:
+        where, args = self._filter_sql(filters)
+        rows = self.db.execute(
+            f"SELECT {_COLS} FROM posts p WHERE 1=1{where} ORDER BY published_at DESC NULLS LAST, id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_row_to_post(r) for r in rows]
