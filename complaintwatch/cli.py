@@ -97,6 +97,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from indexer.store import open_store
+
+    with open_store(args.store) as store:
+        problems = store.check()
+        n = store.count_posts()
+    for p in problems:
+        print(f"problem: {p}")
+    print(f"{n} posts; " + ("store is consistent" if not problems else f"{len(problems)} problems"))
+    return 1 if problems else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from indexer.embedders import get_embedder
     from indexer.store import open_store
@@ -146,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=10)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
+
+    k = sub.add_parser("check", help="verify the store's integrity (exit 1 on problems)")
+    k.set_defaults(func=cmd_check)
 
     v = sub.add_parser("serve", help="run the web UI and JSON API")
     v.add_argument("--host", default="127.0.0.1")

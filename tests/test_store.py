@@ -78,8 +78,21 @@ def test_snippets_highlight_original_words_and_escape(store):
 
 @pytest.mark.parametrize(
     "query",
-    ['"unbalanced', "NEAR(a b)", "title:x", "*", "^кредит", "a AND OR NOT", "-", '""', "'; DROP TABLE posts; --",
-     "карт* OR", "x" * 20000, "(((", "кредит -кредит"],
+    [
+        '"unbalanced',
+        "NEAR(a b)",
+        "title:x",
+        "*",
+        "^кредит",
+        "a AND OR NOT",
+        "-",
+        '""',
+        "'; DROP TABLE posts; --",
+        "карт* OR",
+        "x" * 20000,
+        "(((",
+        "кредит -кредит",
+    ],
 )
 def test_hostile_queries_never_error(filled, query):
     store, _ = filled
@@ -156,3 +169,8 @@ def test_schema_is_versioned(tmp_path):
     conn.close()
     with pytest.raises(SchemaError):
         SQLiteStore(tmp_path / "v.db")
+
+
+def test_integrity_check(filled):
+    store, _ = filled
+    assert store.check() == []

@@ -107,6 +107,10 @@ class Store(abc.ABC):
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20) -> list[Post]: ...
 
     @abc.abstractmethod
+    def check(self) -> list[str]:
+        """Integrity problems found (empty list = healthy)."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Store:

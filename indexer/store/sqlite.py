@@ -152,6 +152,34 @@ class SQLiteStore(Store):
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
+    def check(self) -> list[str]:
+        db = self.db
+        problems = [f"sqlite: {r[0]}" for r in db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        posts = self.count_posts()
+        fts = db.execute("SELECT count(*) FROM posts_fts").fetchone()[0]
+        if fts != posts:
+            problems.append(f"full-text index has {fts} rows for {posts} posts")
+        missing = db.execute(
+            "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM posts_fts f WHERE f.rowid = p.id)"
+        ).fetchone()[0]
+        if missing:
+            problems.append(f"{missing} posts missing from the full-text index")
+        dups = db.execute("SELECT count(*) FROM (SELECT url FROM posts GROUP BY url HAVING count(*) > 1)").fetchone()[0]
+        if dups:
+            problems.append(f"{dups} URLs stored more than once")
+        orphans = db.execute(
+            "SELECT count(*) FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} vectors without a post")
+        bad_inc = db.execute(
+            "SELECT count(*) FROM posts p WHERE incident_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = p.incident_id)"
+        ).fetchone()[0]
+        if bad_inc:
+            problems.append(f"{bad_inc} posts point at an unknown incident type")
+        return problems
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
