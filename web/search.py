@@ -1,0 +1,145 @@
+"""Hybrid search: BM25 hits and vector neighbours fused by reciprocal rank
+fusion, or the latest posts when the query is empty."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from markupsafe import Markup, escape
+
+from complaintwatch.models import Post, SearchHit
+
+from .params import SearchParams
+from .ranking import reciprocal_rank_fusion
+from .services import services, setting
+
+SNIPPET_CHARS = 240
+_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def start_of_text(text: str, width: int = SNIPPET_CHARS) -> Markup:
+    """The opening of a post, escaped: the snippet for hits without a text match."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return escape(text)
+    cut = text.rfind(" ", 0, width)
+    return escape(text[: cut if cut > width // 2 else width]) + Markup("…")
+
+
+@dataclass(slots=True)
+class ResultItem:
+    post: Post
+    score: float | None
+    snippet: Markup  # safe HTML: the store's escaped snippet or our escaped text start
+    matched: str  # "text", "vector", "text+vector" or "latest"
+
+
+@dataclass(slots=True)
+class SearchResult:
+    items: list[ResultItem]
+    total: int | None  # None when unknown (latest posts)
+    page: int
+    per_page: int
+    has_next: bool
+    mode: str  # "search" | "latest"
+    vector_used: bool = False
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, math.ceil(self.total / self.per_page))
+
+
+@dataclass(slots=True)
+class _Candidate:
+    post_id: int
+    score: float
+    hit: SearchHit | None
+    vector: bool
+
+
+def _candidates(params: SearchParams, depth: int) -> tuple[list[_Candidate], int, bool]:
+    """Fused candidates best-first, the estimated total and whether vectors were used."""
+    svc = services()
+    cap = setting("MAX_RESULTS")
+    filters = params.filters
+    hits, text_total = svc.store.search_text(params.q, filters, limit=depth)
+    if params.sort == "date" and text_total > len(hits) and len(hits) < cap:
+        # the newest matches may rank low: take all of them (up to the cap)
+        hits, text_total = svc.store.search_text(params.q, filters, limit=min(text_total, cap))
+    vec: list[tuple[int, float]] = []
+    if svc.embedder is not None:
+        vector = svc.encode_query(params.q)
+        min_sim = setting("VECTOR_MIN_SIMILARITY")
+        vec = [
+            (pid, s)
+            for pid, s in svc.store.search_vector(svc.embedder.name, vector, filters, setting("VECTOR_DEPTH"))
+            if s >= min_sim
+        ]
+    by_id = {h.post.id: h for h in hits}
+    vec_ids = {pid for pid, _ in vec}
+    fused = reciprocal_rank_fusion([[h.post.id for h in hits], [pid for pid, _ in vec]], k=setting("RRF_K"))
+    cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids) for pid, score in fused]
+    # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
+    total = len(cands) + max(0, text_total - len(hits))
+    return cands, min(total, cap), svc.embedder is not None
+
+
+def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
+    store = services().store
+    out = []
+    for c in cands:
+        if c.hit is not None:
+            post, snip = c.hit.post, Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
+        else:
+            post = store.get_post(c.post_id)
+            if post is None:  # deleted since the vector search
+                continue
+            snip = start_of_text(post.text or post.title)
+        matched = "text+vector" if c.hit is not None and c.vector else ("text" if c.hit is not None else "vector")
+        out.append(ResultItem(post, c.score, snip, matched))
+    return out
+
+
+def _by_date(items: list[ResultItem]) -> list[ResultItem]:
+    return sorted(items, key=lambda it: it.post.published_at or _OLDEST, reverse=True)
+
+
+def _latest(params: SearchParams, limit: int) -> list[ResultItem]:
+    posts = services().store.latest_posts(params.filters, limit=limit)
+    return [ResultItem(p, None, start_of_text(p.text or p.title), "latest") for p in posts]
+
+
+def run_search(params: SearchParams) -> SearchResult:
+    """One page of results for the search page and API."""
+    cap = setting("MAX_RESULTS")
+    pp = params.per_page
+    if not params.q:
+        page = params.page
+        items = _latest(params, min(page * pp + 1, cap + 1))
+        while page > 1 and len(items) <= (page - 1) * pp:  # past the end: show the last page
+            page -= 1
+        window = items[(page - 1) * pp : page * pp]
+        has_next = len(items) > page * pp and page * pp < cap
+        return SearchResult(window, None, page, pp, has_next, "latest")
+
+    depth = min(max(setting("TEXT_DEPTH"), params.page * pp), cap)
+    cands, total, vector_used = _candidates(params, depth)
+    pages = max(1, math.ceil(total / pp))
+    page = min(params.page, pages)
+    if params.sort == "date":
+        items = _by_date(_materialise(cands))[(page - 1) * pp : page * pp]
+    else:
+        items = _materialise(cands[(page - 1) * pp : page * pp])
+    return SearchResult(items, total, page, pp, page < pages, "search", vector_used)
+
+
+def all_results(params: SearchParams) -> list[ResultItem]:
+    """Every result of a search, up to MAX_RESULTS, in the requested order (for exports)."""
+    cap = setting("MAX_RESULTS")
+    if not params.q:
+        return _latest(params, cap)
+    cands, _, _ = _candidates(params, cap)
+    items = _materialise(cands[:cap])
+    return _by_date(items) if params.sort == "date" else items

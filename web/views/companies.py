@@ -1,0 +1,57 @@
+"""Company list, company page (recurring failures, timelines, replies) and feed."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, url_for
+
+from complaintwatch.models import SearchFilters
+
+from ..charts import bar_chart, sparkline
+from ..feeds import company_feed
+from ..reports import company_post_count, company_report, incidents_by_id
+from ..services import company_name, setting, store
+
+bp = Blueprint("companies", __name__)
+
+
+@bp.get("/companies")
+def companies():
+    return render_template("companies.html", companies=store().companies())
+
+
+def _known(company_id: str) -> int:
+    n = company_post_count(company_id)
+    if n is None:
+        abort(404, description="No such company.")
+    return n
+
+
+@bp.get("/company/<company_id>")
+def company(company_id: str):
+    report = company_report(company_id, _known(company_id))
+    charts = {
+        r.incident_id: (
+            bar_chart(r.monthly, report.months, title=f"{r.label}: posts per month"),
+            sparkline(r.monthly, report.months[-24:], title=f"{r.label}: last 24 months"),
+        )
+        for r in report.rows
+    }
+    return render_template(
+        "company.html", report=report, charts=charts, incidents=incidents_by_id(), company_id=company_id
+    )
+
+
+@bp.get("/company/<company_id>/feed.atom")
+def feed(company_id: str):
+    _known(company_id)
+    posts = store().latest_posts(SearchFilters(company=company_id), limit=setting("FEED_ENTRIES"))
+    body = company_feed(
+        company_id,
+        company_name(company_id),
+        posts,
+        self_url=url_for("companies.feed", company_id=company_id, _external=True),
+        html_url=url_for("companies.company", company_id=company_id, _external=True),
+        post_url=lambda p: url_for("posts.post", post_id=p.id, _external=True),
+        incidents=incidents_by_id(),
+    )
+    return Response(body, mimetype="application/atom+xml")

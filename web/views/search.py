@@ -1,0 +1,41 @@
+"""The search page: one box, filters, hybrid results; empty query = latest posts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+
+from ..params import parse_search_params
+from ..reports import incidents_by_id
+from ..search import run_search
+from ..services import setting, store
+
+bp = Blueprint("search", __name__)
+
+
+@bp.get("/")
+@bp.get("/search")
+def search():
+    params = parse_search_params(
+        request.args,
+        strict=False,
+        max_results=setting("MAX_RESULTS"),
+        per_page=setting("PER_PAGE"),
+        max_per_page=setting("PER_PAGE"),
+    )
+    result = run_search(params)
+    export_args = params.query_args(page=None)
+    languages = list(setting("LANGUAGES"))
+    if params.lang and params.lang not in languages:
+        languages.append(params.lang)
+    return render_template(
+        "search.html",
+        params=params,
+        result=result,
+        incidents=incidents_by_id(),
+        companies=store().companies(),
+        languages=languages,
+        export_csv=url_for("export.export_csv", **export_args),
+        export_json=url_for("export.export_json", **export_args),
+        api_url=url_for("api.search", **params.query_args()),
+        page_url=lambda n: url_for("search.search", **params.query_args(page=n)),
+    )
