@@ -76,7 +76,8 @@ def run_demo(
     _step("starting the UI")
     from .serve import serve
 
-    serve(store, emb, host, port)
+    names = {c.id: c.name for c in resolver.companies.values()}
+    serve(store, emb, host, port, config={"COMPANY_NAMES": names})
     return 0
 
 

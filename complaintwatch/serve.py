@@ -7,10 +7,10 @@ import sys
 from werkzeug.serving import make_server
 
 
-def serve(store, embedder, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(store, embedder, host: str = "127.0.0.1", port: int = 8000, config: dict | None = None) -> None:
     from web import create_app
 
-    app = create_app(store, embedder)
+    app = create_app(store, embedder, config)
     server = make_server(host, port, app, threaded=True)
     print(f"complaintwatch UI: http://{host}:{server.server_port}/  (Ctrl-C to stop)", flush=True)
     try:
