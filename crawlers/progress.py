@@ -9,6 +9,9 @@ from scrapy import signals
 
 
 class CrawlProgress:
+    # one line for all spiders running in this process (the demo runs three)
+    _all: dict[str, tuple[int, int]] = {}
+
     def __init__(self, crawler, enabled: bool):
         self.crawler = crawler
         self.enabled = enabled
@@ -32,13 +35,14 @@ class CrawlProgress:
         self.items += 1
         self._tick(spider)
 
-    def _tick(self, spider) -> None:
+    def _tick(self, spider, force: bool = False) -> None:
         now = time.monotonic()
-        if self.enabled and now - self._last > 0.5:
+        CrawlProgress._all[spider.name] = (self.pages, self.items)
+        if self.enabled and (force or now - self._last > 0.5):
             self._last = now
-            sys.stderr.write(f"\r  crawl {spider.name}: {self.pages} pages, {self.items} posts ")
+            parts = [f"{name} {p} pages/{i} posts" for name, (p, i) in sorted(CrawlProgress._all.items())]
+            sys.stderr.write("\r  crawl: " + " · ".join(parts) + " ")
             sys.stderr.flush()
 
     def spider_closed(self, spider, reason):
-        if self.enabled:
-            sys.stderr.write(f"\r  crawl {spider.name}: {self.pages} pages, {self.items} posts ({reason})\n")
+        self._tick(spider, force=True)

@@ -56,7 +56,11 @@ def crawl_settings(
 def run_crawls(jobs: list[CrawlJob], settings: Settings) -> dict[str, dict]:
     """Run the jobs concurrently in one Twisted reactor; returns stats per spider.
     A reactor runs once per process, so call this once (the CLI does)."""
-    process = CrawlerProcess(settings, install_root_handler=True)
+    # the CLI owns the root log handler; Scrapy's would print INFO stats dumps
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    process = CrawlerProcess(settings)
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(settings.get("LOG_LEVEL"))
     crawlers = []
     for job in jobs:
         crawler = process.create_crawler(job.spider)

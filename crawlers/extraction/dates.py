@@ -1,0 +1,116 @@
+"""Turn whatever a page shows as a date into a timezone-aware datetime."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dateparser
+import htmldate
+
+log = logging.getLogger(__name__)
+
+# Anything earlier is a parsing accident (epoch 0, "01.01.1970", a join date of
+# a pre-web BBS): complaint posts start with the commercial web.
+MIN_DATE = datetime(1995, 1, 1, tzinfo=timezone.utc)
+# Clock skew and time zones allow a little future; more means a mis-parse.
+MAX_FUTURE = timedelta(days=2)
+
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
+# dateparser knows "3 years ago" but not Reddit's abbreviated "3 yr. ago".
+_REDDIT_AGO = re.compile(r"^(\d+)\s*(yr|mo|hr|min|sec)s?\.?\s+ago$", re.I)
+_UNITS = {"yr": "years", "mo": "months", "hr": "hours", "min": "minutes", "sec": "seconds"}
+
+
+def _tz(name: str) -> timezone | ZoneInfo:
+    if name.upper() == "UTC":
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
+def _checked(dt: datetime, now: datetime, raw: object) -> datetime | None:
+    if dt < MIN_DATE or dt > now + MAX_FUTURE:
+        log.debug("date out of range, dropped: %r -> %s", raw, dt.isoformat())
+        return None
+    return dt
+
+
+def from_timestamp(value: float) -> datetime:
+    """Unix seconds, or milliseconds (Reddit's new UI mixes both)."""
+    if value > 1e11:
+        value /= 1000
+    return datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+def _iso(raw: str, tz: timezone | ZoneInfo) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+
+def parse_published(
+    raw: str | float | datetime | None,
+    languages: list[str] | None = None,
+    default_tz: str = "UTC",
+    now: datetime | None = None,
+) -> datetime | None:
+    """Parse ISO, Unix time or a human date ("27 декабря 2022", "Heute, 14:05",
+    "3 yr. ago") into an aware datetime; None when unparseable or implausible
+    (before 1995, more than two days ahead). Never raises."""
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    tz = _tz(default_tz)
+    try:
+        if raw is None or isinstance(raw, bool):
+            return None
+        if isinstance(raw, datetime):
+            return _checked(raw if raw.tzinfo else raw.replace(tzinfo=tz), now, raw)
+        if isinstance(raw, (int, float)):
+            return _checked(from_timestamp(float(raw)), now, raw)
+        text = " ".join(str(raw).replace("\xa0", " ").split())
+        if not text:
+            return None
+        if _EPOCH.match(text):
+            return _checked(from_timestamp(float(text)), now, raw)
+        dt = _iso(text, tz)
+        if dt is None:
+            if m := _REDDIT_AGO.match(text):
+                text = f"{m[1]} {_UNITS[m[2].lower()]} ago"
+            dt = dateparser.parse(
+                text,
+                languages=languages or None,
+                settings={
+                    "TIMEZONE": default_tz,
+                    "RETURN_AS_TIMEZONE_AWARE": True,
+                    "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
+                    "PREFER_DATES_FROM": "past",
+                },
+            )
+        if dt is None:
+            log.debug("unparseable date: %r", raw)
+            return None
+        return _checked(dt, now, raw)
+    except Exception as exc:  # dateparser raises on odd input; a date is never worth a crash
+        log.debug("date parse error %r: %s", raw, exc)
+        return None
+
+
+def page_date(html: str | bytes, url: str | None = None) -> datetime | None:
+    """Publication date guessed by htmldate from the whole page (meta tags, URL,
+    visible text); a last resort when the markup gives no date."""
+    try:
+        found = htmldate.find_date(
+            html, url=url, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z", extensive_search=True
+        )
+    except Exception as exc:
+        log.debug("htmldate failed for %s: %s", url, exc)
+        return None
+    return parse_published(found) if found else None

@@ -1,0 +1,215 @@
+"""Visible text: main-content extraction, element text, whitespace and
+boilerplate clean-up, and the page's declared language."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+
+import trafilatura
+from lxml import etree
+from parsel import Selector
+
+log = logging.getLogger(__name__)
+
+_BLOCK = frozenset(
+    "address article aside blockquote dd details div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td th thead tr ul".split()
+)
+_JUNK = "script style noscript template svg button select textarea iframe".split()
+
+# Lines that are navigation or widget chrome, not anything the author wrote.
+# Compared after lower-casing and stripping arrows/brackets/punctuation.
+_BOILERPLATE = frozenset(
+    (
+        "previous post|next post|previous post next post|previous|next|older post|newer post|newer post older post|"
+        "home|up|top|back to top|nach oben|наверх|spoiler|spoiler click to open|click to expand|"
+        "zum vergrößern anklicken|klicken zum erweitern|развернуть|свернуть|показать полностью|читать дальше|"
+        "read more|continue reading|weiterlesen|share|share this|tweet|like|like this|reply|antworten|ответить|"
+        "report|permalink|loading|related|leave a reply|leave a comment|kommentar hinzufügen|email this|blogthis|"
+        "share to twitter|share to facebook|share to pinterest|cancel reply|skip to content|post navigation"
+    ).split("|")
+)
+_STRIP_CHARS = "«»‹›←→↑↓<>[](){}|·•:;.,!?…–—-*#★☆  \t"
+# Mobile-app signatures forums append to posts.
+_SIGNATURE = re.compile(
+    r"^(?:sent from my|sent using|gesendet von meinem|gesendet mit|отправлено с моего|отправлено через)\b"
+    r"|^mit der .{0,60}\bapp\b.{0,80}\bgeschrieben\W*$",
+    re.I,
+)
+_COUNT_LINE = re.compile(r"^\d+\s+(comments?|kommentare?|комментари\w*|antworten)$", re.I)
+
+_SPACES = re.compile(r"[ \t\r\n\f]+")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC_LANGS = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn"})
+_LANG_TAG = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]+)*$", re.I)
+
+
+def normalize_ws(text: str) -> str:
+    """Collapse runs of spaces inside lines, strip lines, keep at most one blank
+    line between paragraphs; NBSP and zero-width spaces become plain spaces."""
+    text = text.replace("\xa0", " ").replace("\u200b", "").replace("\ufeff", "").replace("\r", "\n")
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _is_boilerplate(line: str) -> bool:
+    key = " ".join(line.lower().strip(_STRIP_CHARS).replace("(", " ").replace(")", " ").split())
+    return not key or key in _BOILERPLATE or bool(_COUNT_LINE.match(key) or _SIGNATURE.match(line.strip()))
+
+
+def clean_lines(text: str) -> str:
+    """Drop whole lines of blog/forum chrome ("Previous post Next post", "Up",
+    "[Spoiler (click to open)]", "Reply") and normalise whitespace."""
+    kept = [ln for ln in normalize_ws(text).split("\n") if not ln.strip() or not _is_boilerplate(ln)]
+    return normalize_ws("\n".join(kept))
+
+
+def _remove(el: etree._Element) -> None:
+    """Remove an element but keep its tail text (lxml's remove() drops it)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _walk(el: etree._Element, out: list[str], top: bool = False, pre: bool = False) -> None:
+    """Collect text the way a browser lays it out: whitespace inside text runs
+    collapses (except in <pre>), block elements and <br> break lines."""
+    tag = el.tag.lower() if isinstance(el.tag, str) else ""
+    pre = pre or tag in ("pre", "textarea")
+
+    def add(text: str | None) -> None:
+        if text:
+            out.append(text if pre else _SPACES.sub(" ", text))
+
+    if tag == "br":
+        out.append("\n")
+    elif tag in _BLOCK:
+        out.append("\n")
+    if tag:
+        add(el.text)
+    for child in el:
+        _walk(child, out, pre=pre)
+    if tag in _BLOCK:
+        out.append("\n")
+    if not top:
+        add(el.tail)
+
+
+def node_text(sel: Selector | None, drop: str | None = None) -> str:
+    """Readable text of one element: block elements and <br> become line
+    breaks; scripts/styles and anything matching the `drop` CSS selector (quotes,
+    signatures, buttons) are left out."""
+    if sel is None or not isinstance(sel.root, etree._Element):
+        return normalize_ws(str(sel.root)) if sel is not None and isinstance(sel.root, str) else ""
+    root = copy.deepcopy(sel.root)
+    work = Selector(root=root, type="html")
+    junk = [n.root for n in work.xpath(".//comment() | .//processing-instruction()")]
+    junk += [n.root for n in work.css(", ".join(_JUNK))]
+    if drop:
+        junk += [n.root for n in work.css(drop)]
+    for node in junk:
+        if node is not root:
+            _remove(node)
+    out: list[str] = []
+    _walk(root, out, top=True)
+    return normalize_ws("".join(out))
+
+
+_XML_BLOCKS = frozenset({"p", "head", "div", "quote", "code", "list", "table", "main"})
+
+
+def _content(text: str | None) -> str:
+    """Drop the pretty-printing indentation trafilatura puts between elements."""
+    return "" if not text or (not text.strip() and "\n" in text) else text
+
+
+def _render(el: etree._Element) -> str:
+    """Text of trafilatura's XML: a blank line around blocks, a line break per
+    <lb/>, list item and table row (cells joined by " | ")."""
+    if el.tag == "row":
+        return "\n" + " | ".join(" ".join(_render(c).split()) for c in el.iter("cell"))
+    out = [_content(el.text)]
+    for child in el:
+        out.append("\n" if child.tag == "lb" else _render(child))
+        out.append(_content(child.tail))
+    inner = "".join(out)
+    if el.tag in _XML_BLOCKS:
+        return f"\n\n{inner}\n\n"
+    return f"\n{inner}" if el.tag == "item" else inner
+
+
+def _xml_text(xml: str) -> str:
+    """trafilatura's plain-text output runs paragraphs together with single
+    newlines; its XML keeps the structure, rendered here with blank lines."""
+    main = etree.fromstring(xml.encode("utf-8")).find("main")
+    return normalize_ws(_render(main)) if main is not None else ""
+
+
+def main_text(html: str, container: Selector | None = None, url: str | None = None) -> str:
+    """Main text via trafilatura. With a known content `container` trafilatura
+    runs on that fragment only (on whole pages it sometimes drops an opening
+    paragraph), and the container's plain text wins when trafilatura returns
+    much less of it. Without a container the whole page is used."""
+    plain = clean_lines(node_text(container)) if container is not None else ""
+    source = container.get() if container is not None else html
+    try:
+        xml = trafilatura.extract(
+            source,
+            url=url,
+            output_format="xml",
+            include_comments=False,
+            include_tables=True,
+            deduplicate=False,
+        )
+        extracted = _xml_text(xml) if xml else ""
+    except Exception as exc:  # trafilatura can choke on odd trees; fall back quietly
+        log.debug("trafilatura failed on %s: %s", url, exc)
+        extracted = ""
+    text = clean_lines(extracted)
+    if plain and len(text) < 0.6 * len(plain):
+        return plain
+    return text or plain
+
+
+def declared_language(sel: Selector, text: str = "") -> str | None:
+    """ISO 639-1 code the page declares (html@lang, Content-Language, og:locale),
+    or None when absent or contradicted by the script of `text` (LiveJournal
+    declares its UI language "en-us" on Russian posts)."""
+    candidates = [
+        sel.xpath("/html/@lang").get(),
+        sel.xpath("/html/@xml:lang").get(),
+        sel.css('meta[http-equiv="content-language" i]::attr(content)').get(),
+        sel.css('meta[property="og:locale"]::attr(content)').get(),
+    ]
+    for raw in candidates:
+        if raw and (m := _LANG_TAG.match(raw.strip().split(",")[0].strip())):
+            return language_if_plausible(m[1].lower(), text)
+    return None
+
+
+def language_if_plausible(lang: str | None, text: str) -> str | None:
+    """Keep a declared language unless the text's script contradicts it."""
+    if not lang:
+        return None
+    lang = lang.lower().split("-")[0].split("_")[0]
+    letters = _LETTER.findall(text[:5000])
+    if len(letters) >= 40:
+        share = len(_CYRILLIC.findall(text[:5000])) / len(letters)
+        cyrillic_lang = lang in _CYRILLIC_LANGS
+        if (share > 0.5 and not cyrillic_lang) or (share < 0.1 and cyrillic_lang):
+            return None
+    return lang

@@ -1,0 +1,1 @@
+"""complaintwatch spiders: blog, forum, reviews, reddit, pikabu, vcru (see each module)."""

@@ -1,0 +1,244 @@
+"""What every complaintwatch spider shares.
+
+* Start URLs come from ``-a start_urls=u1,u2`` and/or ``-a sites_file=path``
+  (one URL per line, ``#`` comments allowed). The crawl stays on the start
+  URLs' hosts unless ``-a domains=a.com,b.com`` adds more.
+* ``parse`` looks at what came back and dispatches: robots.txt -> its
+  Sitemap: lines, sitemap/sitemap index -> every <loc>, RSS/Atom ->
+  ``parse_feed``, JSON -> ``parse_json``, HTML -> ``parse_page``.
+* A callback that raises is logged ("parse failed <url>: <error>") and the
+  crawl goes on; posts without text are logged and skipped.
+
+Politeness (robots.txt, AutoThrottle, user agent, cache) is configured in
+crawlers/settings.py, never here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Request, Response
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+
+from crawlers.extraction.dates import parse_published
+from crawlers.extraction.encoding import decode_html
+from crawlers.extraction.feeds import FEED_ROOTS, SITEMAP_ROOTS, Feed, parse_feed, xml_root
+from crawlers.items import PostItem
+
+F = TypeVar("F", bound=Callable[..., Iterable[Any]])
+
+# Session ids that forum software appends to every link (vBulletin "s",
+# phpBB "sid"): they make one post look like many URLs.
+_SESSION_PARAMS = re.compile(r"^(s|sid|phpsessid|sessionid|jsessionid)$", re.I)
+_HEX_SESSION = re.compile(r"^[0-9a-f]{16,64}$", re.I)
+
+
+def split_arg(value: str | Iterable[str] | None) -> list[str]:
+    """'-a x=a,b' arrives as 'a,b'; programmatic callers may pass a list."""
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [v.strip() for v in items if v and v.strip()]
+
+
+def read_sites_file(path: str | None) -> list[str]:
+    if not path:
+        return []
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def strip_session(url: str) -> str:
+    """Drop session-id query params (vBulletin ``s=``, phpBB ``sid=``)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not (_SESSION_PARAMS.match(k) and _HEX_SESSION.match(v))
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def without_fragment(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(fragment=""))
+
+
+def guarded(method: F) -> F:
+    """Log and swallow any exception from a callback so one odd page never
+    stops the crawl. Keeps the docstring, so Scrapy contracts still apply."""
+
+    @functools.wraps(method)
+    def wrapper(self: BaseSpider, response: Response, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from method(self, response, *args, **kwargs) or ()
+        except Exception as exc:
+            self.logger.warning("parse failed %s: %s", response.url, exc)
+            self._stat("parse_failed")
+
+    return wrapper  # type: ignore[return-value]
+
+
+class BaseSpider(scrapy.Spider):
+    # No `name`: Scrapy's spider loader lists only named classes, and this one
+    # is abstract (subclasses implement parse_page).
+    site_kind: ClassVar[str] = "blog"
+
+    def __init__(
+        self,
+        *args: Any,
+        start_urls: str | list[str] | None = None,
+        sites_file: str | None = None,
+        domains: str | list[str] | None = None,
+        tz: str = "UTC",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_urls = split_arg(start_urls) + read_sites_file(sites_file)
+        self.tz = tz  # zone for dates the page shows without an offset (forum local time)
+        hosts = {self._domain(u) for u in self.start_urls} | set(split_arg(domains))
+        if hosts - {""}:
+            self.allowed_domains = sorted(hosts - {""})
+        self._emitted: set[str] = set()
+
+    @staticmethod
+    def _domain(url: str) -> str:
+        host = urlsplit(url).hostname or ""
+        return host[4:] if host.startswith("www.") else host
+
+    # --- start -------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.start_urls:
+            yield self.start_request(url)
+
+    def start_request(self, url: str) -> Request:
+        """Hook: Reddit turns a thread URL into its .json twin here."""
+        return Request(url, callback=self.parse, dont_filter=True)
+
+    # --- dispatch ----------------------------------------------------------
+
+    @guarded
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Detect what a URL returned and hand it to the matching method."""
+        body = response.body
+        if body[:2] == b"\x1f\x8b":  # .xml.gz sitemap served as a plain file
+            limit = self.settings.getint("DOWNLOAD_MAXSIZE") if getattr(self, "crawler", None) else 0
+            body = gunzip(body, max_size=limit)
+        path = urlsplit(response.url).path
+        if path.endswith("/robots.txt"):
+            for url in sitemap_urls_from_robots(decode_html(body).text, base_url=response.url):
+                yield Request(url, callback=self.parse)
+            return
+        root = xml_root(body)
+        if root in SITEMAP_ROOTS:
+            yield from self.follow_sitemap(response, body)
+            return
+        if root in FEED_ROOTS:
+            feed = self.read_feed(response, body)
+            if feed is not None:
+                yield from self.parse_feed(response, feed)
+                return
+        if body.lstrip()[:1] in (b"{", b"["):
+            yield from self.parse_json(response)
+            return
+        yield from self.parse_page(response, **kwargs)
+
+    def follow_sitemap(self, response: Response, body: bytes) -> Iterator[Request]:
+        sitemap = Sitemap(body)
+        for entry in sitemap:
+            loc = entry.get("loc")
+            if loc:
+                yield Request(urljoin(response.url, loc), callback=self.parse)
+
+    def read_feed(self, response: Response, body: bytes | None = None) -> Feed | None:
+        return parse_feed(decode_html(body or response.body, self._ctype(response)).text, response.url)
+
+    def parse_feed(self, response: Response, feed: Feed | None = None) -> Iterator[Any]:
+        """Default for feeds: fetch every entry's page."""
+        feed = feed or self.read_feed(response)
+        for entry in feed.entries if feed else ():
+            if entry.link:
+                yield Request(entry.link, callback=self.parse)
+
+    def parse_json(self, response: Response) -> Iterator[Any]:
+        self.logger.warning("parse failed %s: JSON not supported by spider %s", response.url, self.name)
+        return iter(())
+
+    def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        raise NotImplementedError
+
+    # --- helpers -----------------------------------------------------------
+
+    @staticmethod
+    def _ctype(response: Response) -> str | None:
+        raw = response.headers.get(b"Content-Type")
+        return raw.decode("latin-1") if raw else None
+
+    def _stat(self, key: str, count: int = 1) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(f"complaintwatch/{key}", count)
+
+    def page_url(self, response: Response) -> str:
+        return strip_session(without_fragment(response.url))
+
+    def permalink(
+        self, response: Response, href: str | None, thread_url: str, canonical: str | None = None
+    ) -> str | None:
+        """Absolute, session-free permalink. A link into the same document
+        (``#comment-5`` or the page's own canonical URL plus a fragment) is
+        re-based on `thread_url`, so saved/mirrored pages stay self-consistent."""
+        if not href:
+            return None
+        url = strip_session(urljoin(response.url, href.strip()))
+        parts = urlsplit(url)
+        if parts.fragment:
+            doc = without_fragment(url)
+            same = {self.page_url(response), without_fragment(thread_url)}
+            if canonical:
+                same.add(strip_session(without_fragment(urljoin(response.url, canonical))))
+            if doc in same or doc.rstrip("/") in {s.rstrip("/") for s in same}:
+                return f"{without_fragment(thread_url)}#{parts.fragment}"
+        return url
+
+    @staticmethod
+    def fallback_url(thread_url: str, position: int) -> str:
+        return f"{without_fragment(thread_url)}#c{position}"
+
+    def emit(self, item: PostItem) -> Iterator[PostItem]:
+        """Yield the item unless it has no text or was already yielded."""
+        if not item.text or not item.text.strip():
+            self.logger.info("empty post skipped %s", item.url)
+            self._stat("empty_skipped")
+            return
+        if item.url in self._emitted:
+            return
+        self._emitted.add(item.url)
+        yield item
+
+    def date(self, raw: Any, languages: list[str] | None = None) -> datetime | str | None:
+        """Parsed aware datetime, else the raw string for the date pipeline
+        to retry (PostItem.published takes either), else None."""
+        parsed = parse_published(raw, languages=languages, default_tz=self.tz)
+        return parsed or (" ".join(raw.split()) if isinstance(raw, str) and raw.strip() else None)
+
+    def new_item(self, url: str, **fields: Any) -> PostItem:
+        return PostItem(url=url, site_kind=self.site_kind, **fields)
+
+    @staticmethod
+    def canonical(sel: Selector) -> str | None:
+        return (
+            sel.css('link[rel="canonical"]::attr(href)').get()
+            or sel.css('meta[property="og:url"]::attr(content)').get()
+        )

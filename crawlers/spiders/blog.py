@@ -1,0 +1,256 @@
+"""Generic blog spider: feeds, sitemaps, listing pages and article pages of
+WordPress, Blogger and LiveJournal (and anything with og:/JSON-LD metadata).
+
+    scrapy crawl blog -a start_urls=https://example.com/feed,https://example.com/sitemap.xml
+    scrapy crawl blog -a sites_file=blogs.txt
+
+Feed entries that carry the full post (Atom <content>, RSS content:encoded)
+become posts straight away; teaser-only entries are fetched. Comments are read
+from WordPress (ol.comment-list) and Blogger (threaded and legacy) markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from parsel import Selector
+from scrapy.http import Request, Response
+
+from crawlers.extraction.dates import from_timestamp
+from crawlers.extraction.encoding import response_text
+from crawlers.extraction.feeds import Feed, FeedEntry
+from crawlers.extraction.metadata import page_meta
+from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, main_text, node_text
+from crawlers.items import PostItem
+from crawlers.spiders.base import BaseSpider
+
+# Where the article body lives, most specific platform markup first.
+_BODY = (
+    "article .entry-content",  # WordPress
+    ".hentry .entry-content",
+    ".post-body",  # Blogger
+    ".b-singlepost-body",  # LiveJournal (s2 "b-singlepost" layout)
+    ".entry-content",
+    ".asset-body",  # LiveJournal/TypePad classic
+    "[itemprop=articleBody]",
+    ".post-content",
+    "article",
+)
+# Listing pages show several post containers, each with a title linking to
+# its article: (container, title link) per platform.
+_LISTING = (
+    ("article:not(.comment-body)", ".entry-title a::attr(href), h2 a::attr(href)"),  # WordPress
+    (".post-outer", ".post-title a::attr(href)"),  # Blogger
+    (".entryunit", ".entryunit__title a::attr(href)"),  # LiveJournal
+)
+# Single-article pages say so on <body> (WordPress "single", Blogger "item-view").
+_SINGLE_BODY = {"single", "single-post", "item-view", "page-template"}
+_NEXT_PAGE = (
+    'link[rel="next"]::attr(href)',
+    "a.next.page-numbers::attr(href)",
+    ".nav-previous a::attr(href)",
+    "a.blog-pager-older-link::attr(href)",
+)
+_LJ_USER = (
+    ".b-singlepost-author [data-ljuser]::attr(data-ljuser)",
+    ".entry-poster [data-ljuser]::attr(data-ljuser)",
+)
+_WP_COMMENTS = (
+    "ol.comment-list li.comment, ol.commentlist li.comment, ul.comment-list li.comment, .comment-list li.comment"
+)
+_ANCESTOR_LI = "ancestor::li[contains(concat(' ', normalize-space(@class), ' '), ' comment ')][1]"
+
+
+class BlogSpider(BaseSpider):
+    name = "blog"
+    site_kind = "blog"
+
+    # --- feeds -------------------------------------------------------------
+
+    def parse_feed(self, response: Response, feed: Feed | None = None) -> Iterator[Any]:
+        """Atom/RSS: full-content entries become posts, teasers are fetched.
+
+        @url http://127.0.0.1:8765/feed_atom__en__daringfireball.atom
+        @returns items 48 48
+        @returns requests 0 0
+        @scrapes url title text author published
+        """
+        feed = feed or self.read_feed(response)
+        for entry in feed.entries if feed else ():
+            if not entry.link:
+                continue
+            if entry.content_html.strip():
+                yield from self.emit(self._feed_item(entry))
+            else:
+                yield Request(entry.link, callback=self.parse)
+
+    def _feed_item(self, entry: FeedEntry) -> PostItem:
+        text = clean_lines(node_text(Selector(text=f"<div>{entry.content_html}</div>")))
+        languages = [entry.language.split("-")[0]] if entry.language else None
+        return self.new_item(
+            entry.link,
+            title=entry.title,
+            text=text,
+            author=entry.author,
+            published=self.date(entry.published, languages),
+            language=language_if_plausible(entry.language, text),
+            thread_url=entry.link,
+        )
+
+    # --- pages -------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Feeds, sitemaps, listing pages and articles (post + comments).
+
+        @url http://127.0.0.1:8765/blog_wordpress__en__lemire_with_comments.html
+        @returns items 6 6
+        @returns requests 0 0
+        @scrapes url title text author published thread_url
+        """
+        return super().parse(response, **kwargs)
+
+    def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        html = response_text(response)
+        sel = Selector(text=html, base_url=response.url)
+        links = self._listing_links(sel, response)
+        if len(links) > 1:
+            for link in links:
+                yield Request(link, callback=self.parse)
+            for q in _NEXT_PAGE:
+                if href := sel.css(q).get():
+                    yield Request(response.urljoin(href), callback=self.parse)
+                    break
+            return
+        yield from self._article(response, html, sel)
+
+    def _listing_links(self, sel: Selector, response: Response) -> list[str]:
+        if _SINGLE_BODY & set((sel.css("body::attr(class)").get() or "").split()):
+            return []
+        own = self.page_url(response)
+        for container, link in _LISTING:
+            hrefs = (c.css(link).get() for c in sel.css(container))
+            links = list(dict.fromkeys(response.urljoin(h) for h in hrefs if h))
+            links = [u for u in links if u.split("#")[0] != own]
+            if len(links) > 1:
+                return links
+        return []
+
+    def _article(self, response: Response, html: str, sel: Selector) -> Iterator[PostItem]:
+        url = self.page_url(response)
+        declared = declared_language(sel)
+        languages = [declared] if declared else None
+        meta = page_meta(sel, url, html, languages)
+        container = next((c[0] for q in _BODY if (c := sel.css(q))), None)
+        text = main_text(html, container, url)
+        author = next((a for q in _LJ_USER if (a := sel.css(q).get())), None) or meta.author
+        post = self.new_item(
+            url,
+            title=meta.title,
+            text=text,
+            author=author,
+            published=meta.published,
+            language=language_if_plausible(declared, text),
+            thread_url=url,
+        )
+        yield from self.emit(post)
+        canonical = self.canonical(sel)
+        comments = list(self._wordpress_comments(response, sel, url, canonical, languages))
+        comments = comments or list(self._blogger_comments(sel, url, languages))
+        for comment in comments:
+            comment.title = post.title  # every post of a thread carries the thread's title
+            comment.language = language_if_plausible(declared, comment.text)
+            yield from self.emit(comment)
+
+    # --- comments ----------------------------------------------------------
+
+    def _wordpress_comments(
+        self, response: Response, sel: Selector, thread_url: str, canonical: str | None, languages: list[str] | None
+    ) -> Iterator[PostItem]:
+        urls: dict[str, str] = {}
+        for position, li in enumerate(sel.css(_WP_COMMENTS), start=1):
+            body = li.xpath("./article | ./div[contains(@class, 'comment-body')]") or li
+            href = (
+                body.css(".comment-metadata > a::attr(href)").get()
+                or body.css('.comment-meta a[href*="#comment"]::attr(href)').get()
+            )
+            anchor = li.attrib.get("id")
+            url = (
+                self.permalink(response, href, thread_url, canonical)
+                or (f"{thread_url}#{anchor}" if anchor else None)
+                or self.fallback_url(thread_url, position)
+            )
+            if anchor:
+                urls[anchor] = url
+            parent_id = li.xpath(f"{_ANCESTOR_LI}/@id").get()
+            content = body.css(".comment-content")
+            text = (
+                node_text(content[0]) if content else node_text(body[0], drop=".comment-meta, .comment-author, .reply")
+            )
+            raw_date = body.css(".comment-metadata time::attr(datetime), .comment-meta time::attr(datetime)").get()
+            raw_date = raw_date or " ".join(
+                " ".join(body.css(".comment-metadata a ::text, .comment-meta a ::text").getall()).split()
+            )
+            classes = li.attrib.get("class", "").split()
+            yield self.new_item(
+                url,
+                text=clean_lines(text),
+                author=" ".join(" ".join(body.css(".comment-author .fn ::text, cite.fn ::text").getall()).split())
+                or None,
+                published=self.date(raw_date, languages),
+                parent_url=urls.get(parent_id or "", thread_url),
+                thread_url=thread_url,
+                position=position,
+                author_badge="post author" if "bypostauthor" in classes else None,
+            )
+
+    def _blogger_comments(self, sel: Selector, thread_url: str, languages: list[str] | None) -> Iterator[PostItem]:
+        # Threaded widget (2012+): li.comment with cite.user / .datetime / .comment-content.
+        urls: dict[str, str] = {}
+        items = sel.css(".comments-content li.comment, #comment-holder li.comment")
+        for position, li in enumerate(items, start=1):
+            cid = li.attrib.get("id", "")
+            url = f"{thread_url}#{cid}" if cid else self.fallback_url(thread_url, position)
+            urls[cid] = url
+            block = li.xpath("./div[contains(@class, 'comment-block')]") or li
+            href = block.css(".datetime a::attr(href)").get() or ""
+            shown = " ".join(" ".join(block.css(".datetime a ::text").getall()).split())
+            parent_id = li.xpath(f"{_ANCESTOR_LI}/@id").get()
+            yield self.new_item(
+                url,
+                text=clean_lines(node_text(block.css(".comment-content")[0])) if block.css(".comment-content") else "",
+                author=" ".join(" ".join(block.css("cite.user ::text").getall()).split()) or None,
+                published=_blogger_time(href) or self.date(shown, languages),
+                parent_url=urls.get(parent_id or "", thread_url),
+                thread_url=thread_url,
+                position=position,
+                author_badge="blog author" if block.css(".icon.blog-author") else None,
+            )
+        if items:
+            return
+        # Legacy template: <dl id="comments-block"><dt class="comment-author">…<dd class="comment-body">…
+        for position, dt in enumerate(sel.css("#comments-block dt.comment-author"), start=1):
+            body = dt.xpath("following-sibling::dd[contains(@class, 'comment-body')][1]")
+            footer = dt.xpath("following-sibling::dd[contains(@class, 'comment-footer')][1]")
+            cid = dt.css("a[name]::attr(name)").get() or dt.attrib.get("id", "")
+            href = footer.css("a::attr(href)").get() or ""
+            shown = " ".join(" ".join(footer.css("a ::text").getall()).split())
+            author = " ".join(" ".join(dt.xpath(".//a//text() | ./text()").getall()).split())
+            yield self.new_item(
+                f"{thread_url}#{cid}" if cid else self.fallback_url(thread_url, position),
+                text=clean_lines(node_text(body[0])) if body else "",
+                author=author.removesuffix("said...").strip() or None,
+                published=_blogger_time(href) or self.date(shown, languages),
+                parent_url=thread_url,
+                thread_url=thread_url,
+                position=position,
+            )
+
+
+def _blogger_time(href: str) -> Any:
+    """Blogger comment links carry the exact time: ?showComment=<epoch ms>."""
+    values = parse_qs(urlsplit(href).query).get("showComment")
+    if values and values[0].isdigit():
+        return from_timestamp(int(values[0]))
+    return None
