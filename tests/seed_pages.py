@@ -76,3 +76,44 @@ def livejournal_page(thread: SeedThread, date_line: str, tags: list[str], user: 
 <nav class="entry-navigation"><a href="#">Previous post</a> <a href="#">Next post</a> <a href="#">Up</a></nav>
 <footer>LiveJournal © 1999–2013</footer>
 </body></html>"""
+
+
+@dataclass(slots=True)
+class VcComment:
+    id: int
+    author: str
+    iso: str  # machine date
+    paragraphs: list[str]
+    verified: bool = False
+
+
+def vcru_page(thread: SeedThread, author: str, iso: str, shown: str, comments: list[VcComment], url: str) -> str:
+    """An Osnova (vc.ru) post page: article, then the comment tree."""
+    items = []
+    for c in comments:
+        badge = '<span class="comment__verified" title="Подтверждённый аккаунт">✓</span>' if c.verified else ""
+        items.append(f"""<div class="comment" data-id="{c.id}">
+  <div class="comment__header"><a class="comment__author" href="/u/{c.id}">
+    <span class="comment__author-name">{escape(c.author)}</span>{badge}</a>
+    <a class="comment__date" href="{url}?comment={c.id}"><time datetime="{c.iso}">{c.iso[:10]}</time></a></div>
+  <div class="comment__text">{_paras(c.paragraphs)}</div>
+  <div class="comment__actions"><button>Ответить</button></div>
+</div>""")
+    return f"""<!DOCTYPE html>
+<html lang="ru"><head><meta charset="utf-8"><title>{escape(thread.title)} — Личный опыт на vc.ru</title>
+<meta property="og:title" content="{escape(thread.title)}"><meta property="og:type" content="article">
+<link rel="canonical" href="{url}"></head>
+<body><header class="site-header"><a href="/">vc.ru</a> <a href="/new">Свежее</a>
+<a href="/popular">Популярное</a></header>
+<div class="content content--full">
+  <div class="content-header">
+    <div class="content-header-author"><a href="/u/1" class="content-header-author__name">{escape(author)}</a></div>
+    <div class="content-header__date"><time datetime="{iso}">{escape(shown)}</time></div>
+  </div>
+  <h1 class="content-title">{escape(thread.title)}</h1>
+  <div class="content__body">{_paras(thread.body)}</div>
+</div>
+<div class="comments"><div class="comments__title">{len(comments)} комментария</div>
+{chr(10).join(items)}
+</div>
+<footer>© vc.ru</footer></body></html>"""

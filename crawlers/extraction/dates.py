@@ -84,16 +84,16 @@ def parse_published(
         if dt is None:
             if m := _REDDIT_AGO.match(text):
                 text = f"{m[1]} {_UNITS[m[2].lower()]} ago"
-            dt = dateparser.parse(
-                text,
-                languages=languages or None,
-                settings={
-                    "TIMEZONE": default_tz,
-                    "RETURN_AS_TIMEZONE_AWARE": True,
-                    "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
-                    "PREFER_DATES_FROM": "past",
-                },
-            )
+            settings = {
+                "TIMEZONE": default_tz,
+                "RETURN_AS_TIMEZONE_AWARE": True,
+                "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
+                "PREFER_DATES_FROM": "past",
+            }
+            dt = dateparser.parse(text, languages=languages or None, settings=settings)
+            if dt is None and languages and "en" not in languages:
+                # pages in any language often show dates in an English UI's format
+                dt = dateparser.parse(text, languages=["en"], settings=settings)
         if dt is None:
             log.debug("unparseable date: %r", raw)
             return None

@@ -236,9 +236,11 @@ class SQLiteStore(Store):
                     db.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
                     res.updated += 1
                 p.id = pid
+                # comments repeat their thread's title: indexing it would rank
+                # every reply above the post it answers
                 db.execute(
                     "INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)",
-                    (pid, stemmed_text(p.title), stemmed_text(p.text)),
+                    (pid, "" if p.parent_url else stemmed_text(p.title), stemmed_text(p.text)),
                 )
                 self._write_companies(pid, p.companies)
         if res.new or res.updated:
