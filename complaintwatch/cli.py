@@ -53,19 +53,34 @@ def cmd_index(args: argparse.Namespace) -> int:
     from indexer.pipeline import run_index
     from indexer.store import open_store
 
+    embedder = get_embedder(args.embedder)
     with open_store(args.store) as store:
         report = run_index(
             store,
-            get_embedder(args.embedder),
+            embedder,
             CompanyResolver.default(args.companies or ()),
             taxonomy_path=args.taxonomy,
             progress=_progress,
+            model_path=incident_model_path(store, embedder.name),
         )
-    print(
-        f"indexed {report.posts} posts in {report.seconds:.1f}s: {report.embedded} embedded, "
-        f"{report.with_company} with a company, {report.assigned} in incident types, {report.outliers} outliers"
-    )
+    print(report_line(report))
     return 0
+
+
+def incident_model_path(store, embedder_name: str) -> Path | None:
+    """The fitted incident model is kept beside an embedded store's database."""
+    from indexer.pipeline import model_path_for
+
+    path = getattr(store, "path", None)
+    return model_path_for(path, embedder_name) if path is not None else None
+
+
+def report_line(r) -> str:
+    return (
+        f"indexed {r.posts} posts in {r.seconds:.1f}s: {r.embedded} embedded, {r.with_company} with a company; "
+        f"{r.clusters} incident clusters, {r.assigned} posts typed ({r.from_taxonomy} by the seed taxonomy alone), "
+        f"{r.outliers} outliers"
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:

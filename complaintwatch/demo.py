@@ -37,7 +37,7 @@ def run_demo(
     from indexer.pipeline import run_index
     from indexer.store import open_store
 
-    from .cli import _progress
+    from .cli import _progress, incident_model_path, report_line
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -65,11 +65,8 @@ def run_demo(
         resolver.add(c)
     store = open_store(store_url)
     emb = get_embedder(embedder)
-    report = run_index(store, emb, resolver, progress=_progress)
-    print(
-        f"    {report.posts} posts, {report.with_company} with a company, {report.assigned} in incident types "
-        f"({time.perf_counter() - t0:.0f}s so far)"
-    )
+    report = run_index(store, emb, resolver, progress=_progress, model_path=incident_model_path(store, emb.name))
+    print(f"    {report_line(report)} ({time.perf_counter() - t0:.0f}s so far)")
     if not serve_ui:
         store.close()
         return 0

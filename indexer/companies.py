@@ -86,22 +86,40 @@ class CompanyResolver:
                 r.add(c)
         return r
 
+    def mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, company id) of every company mention, longest alias first."""
+        if not text:
+            return []
+        words = list(_WORD.finditer(text))
+        stems = [stem(m.group()) for m in words]
+        found: list[tuple[int, int, str]] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self._max_n, len(words) - i), 0, -1):
+                hit = self._index.get(tuple(stems[i : i + n]))
+                if hit and (not hit[1] or words[i].group()[:1].isupper()):
+                    found.append((words[i].start(), words[i + n - 1].end(), hit[0]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
     def resolve(self, *texts: str) -> list[str]:
         """Company ids mentioned in the texts, most-mentioned first."""
         counts: dict[str, int] = {}
         for text in texts:
-            if not text:
-                continue
-            words = _WORD.findall(text)
-            stems = [stem(w) for w in words]
-            i = 0
-            while i < len(words):
-                for n in range(min(self._max_n, len(words) - i), 0, -1):
-                    hit = self._index.get(tuple(stems[i : i + n]))
-                    if hit and (not hit[1] or words[i][:1].isupper()):
-                        counts[hit[0]] = counts.get(hit[0], 0) + 1
-                        i += n
-                        break
-                else:
-                    i += 1
+            for _, _, cid in self.mentions(text):
+                counts[cid] = counts.get(cid, 0) + 1
         return sorted(counts, key=lambda c: -counts[c])
+
+    def mask(self, text: str, placeholder: str = "") -> str:
+        """The text with company names taken out, so that what a post says
+        happened, not whom it happened with, decides its incident type."""
+        out, pos = [], 0
+        for start, end, _ in self.mentions(text):
+            out.append(text[pos:start])
+            out.append(placeholder)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)

@@ -1,4 +1,4 @@
-"""`complaintwatch index`: store -> companies/language -> vectors -> incidents -> store.
+"""`complaintwatch index`: store -> companies/language -> vectors -> incident types -> store.
 
 Each step only does the work that is missing (posts without a vector get
 embedded; analysis is cheap and redone), so an interrupted run just resumes.
@@ -7,19 +7,33 @@ embedded; analysis is cheap and redone), so an interrupted run just resumes.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+
+from complaintwatch.models import Incident
+
+from .chunking import document_vectors
+from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
 from .companies import CompanyResolver
 from .embedders import Embedder
 from .language import detect_language
 from .store.base import Store
-from .taxonomy import TaxonomyAssigner, load_taxonomy
+from .taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+
+# Incident ids 1..TAXONOMY_IDS are kept for taxonomy-only incident types (posts
+# that fit a seed type but no cluster); clusters get ids above it.
+TAXONOMY_IDS = 100
+# An outlier post closer than this to a seed type's prototype still gets that type.
+FALLBACK_MIN_SIM = 0.28
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -31,7 +45,9 @@ class IndexReport:
     posts: int = 0
     embedded: int = 0
     with_company: int = 0
+    clusters: int = 0
     assigned: int = 0
+    from_taxonomy: int = 0
     outliers: int = 0
     seconds: float = 0.0
 
@@ -64,49 +80,161 @@ def analyse(store: Store, resolver: CompanyResolver, progress: Progress = _no_pr
     return with_company
 
 
-def embed_missing(store: Store, embedder: Embedder, progress: Progress = _no_progress, batch: int = 256) -> int:
+def embed_missing(
+    store: Store,
+    embedder: Embedder,
+    progress: Progress = _no_progress,
+    batch: int = 256,
+    resolver: CompanyResolver | None = None,
+) -> int:
     total = store.count_posts()
     have = len(store.vectors(embedder.name)[0])
     done = 0
     for posts in store.posts_without_vector(embedder.name, batch=batch):
-        vecs = embedder.encode([embed_text(p.title, p.text) for p in posts])
+        # comments repeat the thread title: embed only what they say
+        texts = [p.text if p.parent_url else embed_text(p.title, p.text) for p in posts]
+        if resolver is not None:
+            texts = [resolver.mask(t) for t in texts]
+        vecs = document_vectors(embedder, texts)
         store.set_vectors(embedder.name, [(p.id, v) for p, v in zip(posts, vecs)])
         done += len(posts)
         progress("embeddings", have + done, total)
     return done
 
 
-def assign_incidents(store: Store, assigner: TaxonomyAssigner) -> tuple[int, int]:
-    ids, mat = store.vectors(assigner.model_name)
-    labels = assigner.assign(mat) if len(ids) else []
-    # company replies describe no incident of their own
-    replies = {p.id for p in store.iter_posts() if p.is_company_reply}
-    assignment = {int(pid): (None if int(pid) in replies else lab) for pid, lab in zip(ids, labels)}
-    incidents = assigner.incidents()
-    sizes = {}
-    for lab in assignment.values():
-        if lab is not None:
-            sizes[lab] = sizes.get(lab, 0) + 1
+def model_path_for(store_path: Path, embedder_name: str) -> Path:
+    """Where the fitted incident model lives: beside the database."""
+    return store_path.with_name(f"{store_path.name}.incidents.{re.sub(r'[^A-Za-z0-9_.-]', '_', embedder_name)}.npz")
+
+
+class _SeedTypes:
+    """Seed-taxonomy guidance on top of the clusters: outliers close to a seed
+    type get it, and a cluster that swallowed a sizeable group of posts nearer
+    another seed type gives them back (delivery delays and lost parcels read
+    alike to an embedding; the taxonomy says they are different incidents)."""
+
+    def __init__(self, protos: list[TaxonomyPrototype], incidents: list[Incident]):
+        self.protos = protos
+        self.matrix = np.vstack([p.vector for p in protos]) if protos else np.zeros((0, 0), np.float32)
+        self.by_key: dict[str, int] = {}
+        for inc in sorted(incidents, key=lambda i: i.size):  # the largest cluster of a type wins
+            if inc.taxonomy_key:
+                self.by_key[inc.taxonomy_key] = inc.id
+        self.extra: dict[int, Incident] = {}
+
+    def nearest(self, vectors: np.ndarray) -> list[str | None]:
+        if not len(vectors) or not self.protos:
+            return [None] * len(vectors)
+        sims = vectors @ self.matrix.T
+        best = sims.argmax(axis=1)
+        return [self.protos[b].key if sims[r, b] >= FALLBACK_MIN_SIM else None for r, b in enumerate(best)]
+
+    def incident_for(self, key: str) -> int:
+        iid = self.by_key.get(key)
+        if iid is None:  # no cluster carries this type: its own stable id
+            idx = next(i for i, p in enumerate(self.protos) if p.key == key)
+            p = self.protos[idx]
+            iid = idx + 1
+            self.extra.setdefault(iid, Incident(id=iid, label_en=p.label_en, label_ru=p.label_ru, taxonomy_key=key))
+        return iid
+
+
+def _guide_by_taxonomy(
+    guide: _SeedTypes,
+    assignment: dict[int, int | None],
+    incidents: list[Incident],
+    vectors: dict[int, np.ndarray],
+    min_group: int,
+) -> int:
+    """Apply the seed types to outliers and to split-off groups; returns the
+    number of outliers that got a type this way."""
+    keys = {i.id: i.taxonomy_key for i in incidents}
+    members: dict[int | None, list[int]] = {}
+    for pid, iid in assignment.items():
+        if pid in vectors:
+            members.setdefault(iid, []).append(pid)
+    typed = 0
+    for iid, pids in members.items():
+        nearest = guide.nearest(np.vstack([vectors[p] for p in pids]))
+        if iid is None:
+            for pid, key in zip(pids, nearest):
+                if key is not None:
+                    assignment[pid] = guide.incident_for(key)
+                    typed += 1
+            continue
+        groups: dict[str, list[int]] = {}
+        for pid, key in zip(pids, nearest):
+            if key is not None and key != keys.get(iid):
+                groups.setdefault(key, []).append(pid)
+        for key, group in groups.items():
+            if len(group) >= max(min_group, len(pids) // 4):
+                target = guide.incident_for(key)
+                for pid in group:
+                    assignment[pid] = target
+    return typed
+
+
+def cluster_incidents(
+    store: Store,
+    embedder: Embedder,
+    model_path: Path | None = None,
+    taxonomy_path: str | Path | None = None,
+    resolver: CompanyResolver | None = None,
+) -> tuple[int, int, int, int]:
+    """Fit incident types over all posts (ids stay stable across runs through
+    the saved model); returns (clusters, assigned, from taxonomy, outliers)."""
+    ids, mat = store.vectors(embedder.name)
+    posts = {p.id: p for p in store.iter_posts()}
+    # the company's own replies describe no incident
+    keep = np.array([not posts[int(i)].is_company_reply for i in ids], dtype=bool)
+    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
+    if model_path is not None and model_path.exists():
+        previous = IncidentModel.load(model_path).previous({pid: p.incident_id for pid, p in posts.items()})
+    else:  # first run or a new embedder: never reuse an id the store already showed
+        known = max((i.id for i in store.incidents()), default=0)
+        previous = PreviousClusters({}, next_id=max(known, TAXONOMY_IDS) + 1)
+    model = IncidentModel(taxonomy=protos, model_name=embedder.name)
+    texts = [embed_text(posts[int(i)].title, posts[int(i)].text) for i in ids[keep]]
+    if resolver is not None:  # company names must not become an incident type's keywords
+        texts = [resolver.mask(t) for t in texts]
+    result = model.fit(ids[keep], mat[keep], texts, previous=previous)
+    incidents = list(result.incidents)
+    assignment: dict[int, int | None] = {int(i): None for i in ids[~keep]} | dict(result.assignment)
+
+    guide = _SeedTypes(protos, incidents)
+    vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
+    n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size)
+    incidents += list(guide.extra.values())
+    sizes: dict[int, int] = {}
+    for iid in assignment.values():
+        if iid is not None:
+            sizes[iid] = sizes.get(iid, 0) + 1
     for inc in incidents:
         inc.size = sizes.get(inc.id, 0)
-    store.replace_incidents(incidents, assignment)
-    assigned = sum(1 for v in assignment.values() if v is not None)
-    return assigned, len(assignment) - assigned
+    store.replace_incidents([i for i in incidents if i.size], assignment)
+    if model_path is not None:
+        model.save(model_path)
+    assigned = sum(v is not None for v in assignment.values())
+    return len(result.incidents), assigned, n_fallback, len(assignment) - assigned
 
 
 def run_index(
     store: Store,
     embedder: Embedder,
     resolver: CompanyResolver | None = None,
-    taxonomy_path: str | None = None,
+    taxonomy_path: str | Path | None = None,
     progress: Progress = _no_progress,
+    model_path: Path | None = None,
 ) -> IndexReport:
     t0 = time.perf_counter()
     resolver = resolver or CompanyResolver.default()
     report = IndexReport(posts=store.count_posts())
     report.with_company = analyse(store, resolver, progress)
+    # company names are not masked for embedding: measured on the demo corpus,
+    # masking lowered NMI against the true incident types (0.83 -> 0.79)
     report.embedded = embed_missing(store, embedder, progress)
-    assigner = TaxonomyAssigner(load_taxonomy(taxonomy_path), embedder)
-    report.assigned, report.outliers = assign_incidents(store, assigner)
+    report.clusters, report.assigned, report.from_taxonomy, report.outliers = cluster_incidents(
+        store, embedder, model_path, taxonomy_path, resolver
+    )
     report.seconds = time.perf_counter() - t0
     return report

@@ -123,12 +123,13 @@ def test_search_otmenili_zakaz_finds_the_2023_post(seeded):
 
 def test_incident_types_of_the_seeds(seeded):
     """The 2023 post is about an order the shop cancelled after a delivery delay;
-    the 2013 one about cancelled promo codes and paid orders."""
+    the 2013 one about cancelled promo codes, cancelled paid orders and an
+    unreachable hotline (seeds/README.md)."""
     with open_store(seeded["db"]) as store:
         by_id = {i.id: i for i in store.incidents()}
         vc = store.get_post_by_url(seeded["vc_url"])
         lj = store.get_post_by_url(seeded["lj_url"])
         reply = store.thread(seeded["vc_url"])[1]
     assert by_id[vc.incident_id].taxonomy_key in {"order_cancelled_by_shop", "delivery_delay", "lost_parcel"}
-    assert by_id[lj.incident_id].taxonomy_key in {"promo_cancelled", "order_cancelled_by_shop"}
+    assert by_id[lj.incident_id].taxonomy_key in {"promo_cancelled", "order_cancelled_by_shop", "useless_support"}
     assert reply.incident_id is None  # the shop's own answer is no complaint

