@@ -74,7 +74,10 @@ def run_demo(
     from .serve import serve
 
     names = {c.id: c.name for c in resolver.companies.values()}
-    serve(store, emb, host, port, config={"COMPANY_NAMES": names})
+    # the demo corpus ends in 2025: trends are shown as of its newest post
+    newest = store.latest_posts(limit=1)
+    as_of = newest[0].published_at.date() if newest and newest[0].published_at else None
+    serve(store, emb, host, port, config={"COMPANY_NAMES": names, "AS_OF": as_of})
     return 0
 
 

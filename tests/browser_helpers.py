@@ -221,7 +221,7 @@ def _posts() -> tuple[list[Post], dict[str, int], dict[str, tuple[list[str], str
         author="Пётр",
         published_at=_months_ago(8, day=15),
     )
-    for i, months in enumerate([30, 14, 4]):
+    for i, months in enumerate([30, 14, 1]):
         add(
             f"card{i}",
             f"https://banki.example/reviews/{i}",
@@ -269,7 +269,7 @@ def _posts() -> tuple[list[Post], dict[str, int], dict[str, tuple[list[str], str
         OUTAGE,
         source_site="forum.example",
         author="аноним",
-        published_at=_months_ago(3),
+        published_at=_months_ago(2),
     )
     # SkyJet, English: refunds; includes CSV-injection bait
     for i, months in enumerate([26, 18, 12, 7]):

@@ -72,7 +72,8 @@ def test_more_posts_about_a_company_is_not_a_rise():
     # on raw monthly rates incident 2 would be "rising": 18 recent vs 3 * 3 at its old rate
     assert got["bigco", 2].trend == Trend.STEADY and got["bigco", 2].expected_recent == 18
     alone = by_key([r for r in rows if r[1] == 2], as_of=AS_OF)
-    assert alone["bigco", 2].trend == Trend.STEADY  # its own company baseline is itself
+    # with no other posts to scale by, its own pace is the baseline: 18 recent vs 9 expected
+    assert alone["bigco", 2].trend == Trend.RISING
 
 
 def test_counts_dates_and_monthly_series():

@@ -662,32 +662,37 @@ TODAY = date(2024, 6, 15)
 
 
 @pytest.mark.parametrize(
-    "monthly, expected",
+    "monthly, company, expected",
     [
-        ({}, FADING),
-        ({"2024-05": 3}, NEW),  # first seen last month
-        ({"2024-01": 1, "2024-06": 2}, NEW),  # 2024-01 is inside the 6-month window
-        ({"2023-12": 1, "2024-06": 1}, STEADY),  # 2023-12 is just outside it
-        ({"2023-06": 4}, FADING),  # exactly 12 months ago: nothing in the last 12
-        ({"2023-07": 4}, STEADY),  # 11 months ago: still within the last 12
-        ({"2020-01": 2, "2021-03": 1}, FADING),
-        ({f"2022-{m:02d}": 1 for m in range(1, 13)} | {"2024-02": 3, "2024-04": 4, "2024-06": 2}, RISING),
-        ({f"2022-{m:02d}": 1 for m in range(1, 13)} | {"2024-03": 1}, STEADY),
-        ({"2021-01": 50, "2024-03": 3}, STEADY),  # far below the old pace is not "rising"
-        ({"2023-01": 1, "2024-05": 2}, STEADY),  # one extra post is not a trend (MIN_RISE)
-        ({"2023-01": 1, "2024-05": 3}, RISING),
-        ({"2023-01": 1, "2024-09": 5}, RISING),  # future-dated posts count as recent
-        ({"2023-01": 0, "2024-02": 0}, FADING),  # zero counts are no posts
+        ({}, None, FADING),
+        ({"2024-05": 3}, None, NEW),  # first seen inside the 3-month window (Apr-Jun)
+        ({"2024-03": 1, "2024-06": 2}, None, STEADY),  # 2024-03 is just before it: 2 vs 1/12*3
+        ({"2024-03": 1, "2024-06": 3}, None, RISING),  # 3 recent vs 0.25 at its own pace
+        ({"2023-03": 4}, None, FADING),  # nothing since before the 12-month baseline
+        ({f"2023-{m:02d}": 1 for m in range(4, 13)} | {"2024-04": 2}, None, STEADY),
+        ({"2021-01": 50, "2024-05": 3}, None, RISING),  # dormant for years, then 3 posts
+        ({"2023-01": 0, "2024-02": 0}, None, FADING),  # zero counts are no posts
+        ({"2024-09": 5, "2023-10": 1}, None, RISING),  # future-dated posts count as recent
+        # the company's other posts doubled too: this type kept its share -> steady
+        (
+            {f"2023-{m:02d}": 1 for m in range(4, 13)}
+            | {"2024-01": 1, "2024-02": 1, "2024-03": 1}
+            | {"2024-04": 2, "2024-05": 2, "2024-06": 2},
+            {f"2023-{m:02d}": 4 for m in range(4, 13)}
+            | {"2024-01": 4, "2024-02": 4, "2024-03": 4}
+            | {"2024-04": 8, "2024-05": 8, "2024-06": 8},
+            STEADY,
+        ),
     ],
 )
-def test_trend_cases(monthly, expected):
-    assert classify_trend(monthly, TODAY) == expected
+def test_trend_cases(monthly, company, expected):
+    assert classify_trend(monthly, TODAY, company) == expected
 
 
 def test_trend_details_numbers():
-    t = trend_details({"2023-12": 6, "2024-04": 9}, TODAY)
-    # earlier: 6 posts over Dec 2023 (one month before the window) -> 6/month -> 36 expected
-    assert t.recent == 9 and t.expected == pytest.approx(36.0) and t.label == STEADY
+    # 12 baseline posts over Apr 2023 - Mar 2024 -> 3 expected in Apr-Jun 2024 at that pace
+    t = trend_details({"2023-06": 6, "2024-01": 6, "2024-04": 9}, TODAY)
+    assert t.recent == 9 and t.expected == pytest.approx(3.0) and t.label == RISING
     with pytest.raises(ValueError):
         classify_trend({"2024-13": 1}, TODAY)
 

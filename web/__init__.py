@@ -28,10 +28,10 @@ CSP = (
 )
 
 TREND_HELP = {
-    "rising": "More posts in the last 6 months than the company's earlier pace predicts",
-    "new": "First seen in the last 6 months",
-    "fading": "Nothing in the last 12 months",
-    "steady": "In line with the company's earlier pace",
+    "rising": "At least twice the posts in the last 3 months that the company's own baseline predicts",
+    "new": "First seen in the last 3 months",
+    "fading": "Half or less of what the baseline predicts, or nothing in the last 15 months",
+    "steady": "In line with the company's own baseline",
 }
 
 

@@ -14,7 +14,10 @@ from .trends import Trend, trend_details
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    """The date trends are computed as of: the AS_OF setting (the demo sets
+    it to its newest post) or today."""
+    as_of = setting("AS_OF")
+    return as_of if as_of is not None else datetime.now(timezone.utc).date()
 
 
 def incidents_by_id() -> dict[int, Incident]:
@@ -82,6 +85,11 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
     on = on or today()
     s = store()
     incs = incidents_by_id()
+    stats = s.company_incident_stats(company)
+    volume: dict[str, int] = {}  # the company's own baseline: all its typed posts per month
+    for st in stats:
+        for m, n in st.monthly.items():
+            volume[m] = volume.get(m, 0) + n
     rows = [
         IncidentRow(
             st.incident_id,
@@ -90,9 +98,9 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
             st.first_seen,
             st.last_seen,
             dict(st.monthly),
-            trend_details(st.monthly, on),
+            trend_details(st.monthly, on, volume),
         )
-        for st in s.company_incident_stats(company)
+        for st in stats
     ]
     all_months = [m for r in rows for m, n in r.monthly.items() if n]
     current = f"{on.year:04d}-{on.month:02d}"

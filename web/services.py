@@ -24,6 +24,7 @@ DEFAULTS = {
     "FEED_ENTRIES": 30,
     "LATEST_ON_COMPANY": 10,
     "LANGUAGES": ["ru", "en"],
+    "AS_OF": None,  # datetime.date trends are computed as of; None = today
     # company id -> display name; None: the names in the indexer's built-in alias table
     "COMPANY_NAMES": None,
 }

@@ -10,9 +10,9 @@ as many posts about a company does not make all its incident types "rising".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -47,10 +47,6 @@ class RecurringFailure:
     trend: Trend = Trend.STEADY
 
 
-def _month_index(d: datetime) -> int:
-    return d.year * 12 + d.month - 1
-
-
 def _month_key(i: int) -> str:
     return f"{i // 12:04d}-{i % 12 + 1:02d}"
 
@@ -75,6 +71,49 @@ def classify(
     return Trend.STEADY, expected
 
 
+def month_index(month: str | date | datetime) -> int:
+    """'YYYY-MM' (or a date) -> months since year 0."""
+    if isinstance(month, (date, datetime)):
+        return month.year * 12 + month.month - 1
+    y, m = month.split("-")[:2]
+    if not 1 <= int(m) <= 12:
+        raise ValueError(f"bad month {month!r}")
+    return int(y) * 12 + int(m) - 1
+
+
+def monthly_trend(
+    monthly: Mapping[str, int],
+    company_monthly: Mapping[str, int],
+    as_of: date | datetime,
+    rule: TrendRule | None = None,
+) -> tuple[Trend, int, float]:
+    """(trend, recent count, expected recent count) of one incident type's
+    monthly counts against the company's monthly volume, as of a date. Posts
+    dated after `as_of` count as recent."""
+    rule = rule or TrendRule()
+    now = month_index(as_of)
+    recent_start = now - rule.recent_months + 1
+    base_start = recent_start - rule.baseline_months
+
+    def windows(counts: Mapping[str, int]) -> tuple[int, int, int, int | None]:
+        idx = {month_index(m): n for m, n in counts.items() if n > 0}
+        recent = sum(n for i, n in idx.items() if i >= recent_start)
+        baseline = sum(n for i, n in idx.items() if base_start <= i < recent_start)
+        before = sum(n for i, n in idx.items() if i < recent_start)
+        return recent, baseline, before, max(idx) if idx else None
+
+    recent, baseline, before, last = windows(monthly)
+    if last is None:
+        return Trend.FADING, 0, 0.0
+    # the company's volume from its *other* posts scales the expectation, so a
+    # crawl that found more of everything raises nothing, while a company whose
+    # one dominant problem surges still shows it rising (no others: own pace)
+    others = {m: company_monthly.get(m, 0) - monthly.get(m, 0) for m in company_monthly}
+    c_recent, c_baseline, _, _ = windows(others)
+    trend, expected = classify(recent, baseline, before, c_recent, c_baseline, last < base_start, rule)
+    return trend, recent, expected
+
+
 def recurring_failures(
     rows: Iterable[tuple[str, int | None, datetime | None]],
     as_of: datetime | None = None,
@@ -88,40 +127,34 @@ def recurring_failures(
     rule = rule or TrendRule()
     rows = list(rows)
     dated = [d for _, _, d in rows if d is not None]
-    now = _month_index(as_of or max(dated)) if (as_of or dated) else 0
-    recent_start = now - rule.recent_months + 1
-    base_start = recent_start - rule.baseline_months
+    as_of = as_of or (max(dated) if dated else None)
+    now = month_index(as_of) if as_of else 0
 
-    company_recent: dict[str, int] = {}
-    company_base: dict[str, int] = {}
+    company_monthly: dict[str, dict[str, int]] = {}
     groups: dict[tuple[str, int], list[datetime | None]] = {}
     for company, incident, published in rows:
         if published is not None:
-            m = _month_index(published)
-            if recent_start <= m <= now:
-                company_recent[company] = company_recent.get(company, 0) + 1
-            elif base_start <= m < recent_start:
-                company_base[company] = company_base.get(company, 0) + 1
+            cm = company_monthly.setdefault(company, {})
+            key = _month_key(month_index(published))
+            cm[key] = cm.get(key, 0) + 1
         if incident is not None:
             groups.setdefault((company, incident), []).append(published)
 
     out = []
     for (company, incident), dates in groups.items():
         known = sorted(d for d in dates if d is not None)
-        months = [_month_index(d) for d in known]
-        recent = sum(recent_start <= m <= now for m in months)
-        baseline = sum(base_start <= m < recent_start for m in months)
-        before = sum(m < recent_start for m in months)
-        dormant = bool(months) and max(months) < base_start
-        trend, expected = classify(
-            recent, baseline, before, company_recent.get(company, 0), company_base.get(company, 0), dormant, rule
-        )
         monthly: dict[str, int] = {}
-        if months:
-            counts: dict[int, int] = {}
-            for m in months:
-                counts[m] = counts.get(m, 0) + 1
-            monthly = {_month_key(m): counts.get(m, 0) for m in range(months[0], max(now, months[-1]) + 1)}
+        trend, recent, expected = Trend.STEADY, 0, 0.0
+        if known:
+            first, last = month_index(known[0]), month_index(known[-1])
+            monthly = {_month_key(m): 0 for m in range(first, max(now, last) + 1)}
+            for d in known:
+                monthly[_month_key(month_index(d))] += 1
+            trend, recent, expected = monthly_trend(monthly, company_monthly.get(company, {}), as_of, rule)
+        recent_start = now - rule.recent_months + 1
+        baseline = sum(
+            n for m, n in monthly.items() if recent_start - rule.baseline_months <= month_index(m) < recent_start
+        )
         out.append(
             RecurringFailure(
                 company=company,
@@ -133,7 +166,7 @@ def recurring_failures(
                 recent=recent,
                 baseline=baseline,
                 expected_recent=expected,
-                trend=trend if months else Trend.STEADY,
+                trend=trend,
             )
         )
     out.sort(key=lambda r: (r.company, -r.count, r.incident_id))
