@@ -10,6 +10,7 @@ from ..charts import bar_chart, sparkline
 from ..feeds import company_feed
 from ..reports import company_post_count, company_report, incidents_by_id
 from ..services import company_name, setting, store
+from ..trends import RULE
 
 bp = Blueprint("companies", __name__)
 
@@ -31,7 +32,9 @@ def company(company_id: str):
     report = company_report(company_id, _known(company_id))
     charts = {
         r.incident_id: (
-            bar_chart(r.monthly, report.months, title=f"{r.label}: posts per month"),
+            bar_chart(
+                r.monthly, report.months, title=f"{r.label}: posts per month", highlight_last=RULE.recent_months
+            ),
             sparkline(r.monthly, report.months[-24:], title=f"{r.label}: last 24 months"),
         )
         for r in report.rows
