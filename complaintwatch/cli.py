@@ -61,18 +61,26 @@ def cmd_index(args: argparse.Namespace) -> int:
             CompanyResolver.default(args.companies or ()),
             taxonomy_path=args.taxonomy,
             progress=_progress,
-            model_path=incident_model_path(store, embedder.name),
+            model_path=incident_model_path(store, embedder.name, args.store),
         )
     print(report_line(report))
     return 0
 
 
-def incident_model_path(store, embedder_name: str) -> Path | None:
-    """The fitted incident model is kept beside an embedded store's database."""
+def incident_model_path(store, embedder_name: str, store_url: str = "") -> Path:
+    """The fitted incident model (it keeps incident ids stable across runs):
+    beside an embedded store's database, else in the state folder
+    ($COMPLAINTWATCH_STATE_DIR, default ./.complaintwatch) keyed by store URL."""
+    import hashlib
+
     from indexer.pipeline import model_path_for
 
     path = getattr(store, "path", None)
-    return model_path_for(path, embedder_name) if path is not None else None
+    if path is None:
+        state = Path(os.environ.get("COMPLAINTWATCH_STATE_DIR", ".complaintwatch"))
+        state.mkdir(parents=True, exist_ok=True)
+        path = state / f"store-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"
+    return model_path_for(path, embedder_name)
 
 
 def report_line(r) -> str:

@@ -7,9 +7,7 @@ SPIDER_MODULES = ["crawlers.spiders"]
 NEWSPIDER_MODULE = "crawlers.spiders"
 
 # An honest User-Agent that says who we are and where to complain.
-USER_AGENT = (
-    f"complaintwatch/{__version__} (+https://github.com/complaintwatch/complaintwatch; complaint aggregator)"
-)
+USER_AGENT = f"complaintwatch/{__version__} (+https://github.com/complaintwatch/complaintwatch; complaint aggregator)"
 ROBOTSTXT_OBEY = True
 
 # Politeness: one site is never hammered; AutoThrottle backs off when it slows.

@@ -40,3 +40,10 @@ def stems(text: str) -> list[str]:
 def stemmed_text(text: str) -> str:
     """What goes into the FTS index: the stems, space-separated."""
     return " ".join(stems(text))
+
+
+def searchable_title(title: str, parent_url: str | None) -> str:
+    """The title as the full-text index should see it: comments repeat their
+    thread's title, and indexing it would rank every reply above the post it
+    answers. Every store backend uses this rule."""
+    return "" if parent_url else title

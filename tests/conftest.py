@@ -64,11 +64,66 @@ def load_ru_reviews(shared: Path, limit: int | None = None) -> list[Post]:
     return posts
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "es"])
 def store(request, tmp_path):
-    """A fresh, empty store of each backend."""
-    from indexer.store import open_store
+    """A fresh, empty store of each backend: the embedded SQLite one and
+    Elasticsearch (own index prefix per test, dropped afterwards).
 
-    s = open_store(tmp_path / "store.db")
+    The server is $COMPLAINTWATCH_TEST_ES_URL (`.ci/run` starts it with
+    scripts/search-server.sh); the test fails, never skips, when that URL does
+    not answer. Without the variable the fixture runs `scripts/search-server.sh
+    start` itself, once per session, and stops the server at the end if it
+    was not already running."""
+    if request.param == "sqlite":
+        from indexer.store import open_store
+
+        s = open_store(tmp_path / "store.db")
+        yield s
+        s.close()
+        return
+
+    import os
+    import subprocess
+    import urllib.request
+    import uuid
+
+    from indexer.store.es import ElasticsearchStore
+
+    cfg = request.config
+    url = getattr(cfg, "_complaintwatch_es_url", None)
+    if url is None:
+        if getattr(cfg, "_complaintwatch_es_error", None):
+            pytest.fail(cfg._complaintwatch_es_error, pytrace=False)
+        env_url = os.environ.get("COMPLAINTWATCH_TEST_ES_URL", "").strip()
+        script = REPO / "scripts" / "search-server.sh"
+        if env_url:
+            http_url = env_url.rstrip("/").replace("es+https://", "https://", 1).replace("es://", "http://", 1)
+            try:
+                urllib.request.urlopen(http_url + "/_cluster/health?wait_for_status=yellow&timeout=30s", timeout=40)
+            except OSError as e:
+                cfg._complaintwatch_es_error = (
+                    f"COMPLAINTWATCH_TEST_ES_URL={env_url} does not answer ({e}). "
+                    f"Start the test server with `{script} start` (it prints the URL), or unset the variable "
+                    "to let the tests start it."
+                )
+            if getattr(cfg, "_complaintwatch_es_error", None):
+                pytest.fail(cfg._complaintwatch_es_error, pytrace=False)
+            url = http_url
+        else:
+            was_running = subprocess.run([str(script), "status"], capture_output=True).returncode == 0
+            r = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=900)
+            if r.returncode != 0 or not r.stdout.strip():
+                cfg._complaintwatch_es_error = (
+                    f"the Elasticsearch store tests need a server and `{script} start` failed "
+                    f"(needs Java 17+ and Maven; or set COMPLAINTWATCH_TEST_ES_URL):\n{r.stderr[-3000:]}"
+                )
+                pytest.fail(cfg._complaintwatch_es_error, pytrace=False)
+            url = r.stdout.strip().splitlines()[-1]
+            if not was_running:
+                cfg.add_cleanup(lambda: subprocess.run([str(script), "stop"], capture_output=True))
+        cfg._complaintwatch_es_url = url
+    store_url = url.replace("https://", "es+https://", 1).replace("http://", "es://", 1)
+    s = ElasticsearchStore(f"{store_url}/cwtest-{uuid.uuid4().hex[:12]}")
     yield s
+    s.drop()
     s.close()

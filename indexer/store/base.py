@@ -121,8 +121,14 @@ class Store(abc.ABC):
 
 
 def open_store(url: str | Path) -> Store:
-    """``sqlite:///path/to.db`` or a plain path -> the embedded store."""
+    """``sqlite:///path/to.db`` or a plain path -> the embedded store;
+    ``es://host:9200[/prefix]`` (``es+https://user:pass@host:9200/prefix``)
+    -> Elasticsearch 8."""
     s = str(url)
+    if s.split("://", 1)[0].lower() in ("es", "es+http", "es+https", "elasticsearch"):
+        from .es import ElasticsearchStore
+
+        return ElasticsearchStore(s)
     if s.startswith("sqlite:///"):
         s = s[len("sqlite:///") - 1 :] if s.startswith("sqlite:////") else s[len("sqlite:///") :]
     if "://" in s:

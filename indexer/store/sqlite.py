@@ -18,7 +18,7 @@ import numpy as np
 
 from complaintwatch.models import Incident, Post, SearchFilters, SearchHit, SiteKind, canonical_url
 
-from ..analysis import stemmed_text
+from ..analysis import searchable_title, stemmed_text
 from ..query import parse_query, to_fts5
 from ..snippets import snippet
 from .base import IncidentStat, Store, UpsertResult
@@ -236,11 +236,9 @@ class SQLiteStore(Store):
                     db.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
                     res.updated += 1
                 p.id = pid
-                # comments repeat their thread's title: indexing it would rank
-                # every reply above the post it answers
                 db.execute(
                     "INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)",
-                    (pid, "" if p.parent_url else stemmed_text(p.title), stemmed_text(p.text)),
+                    (pid, stemmed_text(searchable_title(p.title, p.parent_url)), stemmed_text(p.text)),
                 )
                 self._write_companies(pid, p.companies)
         if res.new or res.updated:

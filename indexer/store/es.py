@@ -1,0 +1,1081 @@
+"""The server backend: Elasticsearch 8, behind the same Store interface as SQLite.
+
+    es://127.0.0.1:9200                       http, index prefix "complaintwatch"
+    es://127.0.0.1:9200/myprefix              another set of indices on the same cluster
+    es+https://user:pass@search.example:9200/complaintwatch?replicas=1&shards=3
+
+Environment: ``COMPLAINTWATCH_ES_API_KEY`` (an encoded API key, instead of
+user:pass in the URL), ``COMPLAINTWATCH_ES_CA_CERTS`` (CA bundle for https),
+``COMPLAINTWATCH_ES_VERIFY_CERTS=0`` (self-signed test clusters only).
+
+Layout for prefix ``P``:
+
+- ``P-posts``: an alias over one physical index ``P-posts-<stamp>``; a full
+  re-index (:meth:`ElasticsearchStore.reindex`) builds a new physical index
+  from the composable template ``P-posts`` and swaps the alias atomically, so
+  searches never see a missing or half-built index.
+- ``P-incidents``: the incident types. ``P-meta``: the post id sequence.
+
+Full-text search runs over the same Russian/English Snowball stems as the
+embedded store (``indexer.analysis``), indexed with the whitespace analyzer,
+so both backends match exactly the same inflections; the raw title/text are
+also indexed with the cluster's ``russian`` and ``english`` analyzers (sub
+fields ``.ru``/``.en``) when the cluster has them, for ad-hoc queries. User
+queries are parsed by ``indexer.query.parse_query`` and turned into
+match_phrase clauses; user syntax never reaches query_string. Snippets are
+computed client-side by ``indexer.snippets.snippet`` (identical to SQLite).
+
+Vectors are ``dense_vector`` fields (one per embedder model, float HNSW, cosine)
+searched with the ``knn`` option, filters applied inside the kNN search.
+Per-company incident series are terms + date_histogram aggregations.
+Bulk writes go through ``elasticsearch.helpers``.
+
+Every mutating call refreshes the alias before returning, so reads see the
+writes like they do with SQLite (bulk loaders should pass big batches).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import numpy as np
+
+from complaintwatch.models import Incident, Post, SearchFilters, SearchHit, SiteKind, canonical_url
+
+from ..analysis import searchable_title, stems
+from ..query import ParsedQuery, parse_query
+from ..snippets import snippet
+from .base import IncidentStat, Store, UpsertResult
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_PREFIX = "complaintwatch"
+SCHEMES = ("es", "es+http", "es+https", "elasticsearch")
+
+_BULK_CHUNK = 500
+_PAGE = 1000
+_MAX_WINDOW = 10_000  # index.max_result_window
+_LATIN_LIMIT = 0x0250  # FTS5 unicode61 removes diacritics from Latin letters only
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+# -- helpers --------------------------------------------------------------
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _fold(token: str) -> str:
+    """What FTS5's unicode61 tokenizer (remove_diacritics 2) does to a Latin token."""
+    if token.isascii():
+        return token
+    out = []
+    for ch in unicodedata.normalize("NFD", token):
+        if unicodedata.combining(ch) and out and ord(out[-1]) < _LATIN_LIMIT:
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _terms(stem_list: Iterable[str]) -> list[str]:
+    """Stems as the index holds them: split where unicode61 would split ("_"), folded."""
+    out: list[str] = []
+    for s in stem_list:
+        out.extend(_fold(t) for t in s.split("_") if t)
+    return out
+
+
+def stems_field(text: str) -> str:
+    return " ".join(_terms(stems(text)))
+
+
+def title_stems(title: str, parent_url: str | None) -> str:
+    return stems_field(searchable_title(title, parent_url))
+
+
+def doc_key(url: str) -> str:
+    """Document _id: a digest of the canonical URL, so a URL can only exist once."""
+    return hashlib.sha1(url.encode("utf-8")).hexdigest()
+
+
+def vector_field(model: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")[:40]
+    return f"vec_{slug}_{hashlib.sha1(model.encode('utf-8')).hexdigest()[:8]}"
+
+
+def parse_es_url(url: str) -> dict[str, Any]:
+    """es://[user:pass@]host[:port][/prefix][?replicas=N&shards=N] -> client settings."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise ValueError(f"not an Elasticsearch store URL: {url}")
+    http = "https" if scheme == "es+https" else "http"
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port or 9200
+    prefix = parts.path.strip("/") or DEFAULT_PREFIX
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,100}", prefix):
+        raise ValueError(f"index prefix must be lower-case letters, digits, '-', '_' or '.': {prefix!r}")
+    q = dict(parse_qsl(parts.query))
+    unknown = set(q) - {"replicas", "shards"}
+    if unknown:
+        raise ValueError(f"unknown store URL option(s): {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = {
+        "hosts": [f"{http}://{host}:{port}"],
+        "prefix": prefix,
+        "replicas": q.get("replicas"),
+        "shards": int(q.get("shards", 1)),
+    }
+    if parts.username:
+        out["basic_auth"] = (unquote(parts.username), unquote(parts.password or ""))
+    return out
+
+
+def _client(settings: dict[str, Any]):
+    from elasticsearch import Elasticsearch
+
+    kw: dict[str, Any] = {"request_timeout": 60, "retry_on_timeout": True, "max_retries": 3}
+    if settings.get("basic_auth"):
+        kw["basic_auth"] = settings["basic_auth"]
+    if os.environ.get("COMPLAINTWATCH_ES_API_KEY"):
+        kw["api_key"] = os.environ["COMPLAINTWATCH_ES_API_KEY"]
+    if os.environ.get("COMPLAINTWATCH_ES_CA_CERTS"):
+        kw["ca_certs"] = os.environ["COMPLAINTWATCH_ES_CA_CERTS"]
+    if os.environ.get("COMPLAINTWATCH_ES_VERIFY_CERTS") == "0":
+        kw["verify_certs"] = False
+    return Elasticsearch(settings["hosts"], **kw)
+
+
+def _hit_to_post(src: dict[str, Any]) -> Post:
+    return Post(
+        id=src["id"],
+        url=src["url"],
+        source_site=src["source_site"],
+        site_kind=SiteKind(src["site_kind"]),
+        title=src["title"],
+        text=src["text"],
+        author=src.get("author"),
+        published_at=_dt(src.get("published_at")),
+        language=src.get("language"),
+        companies=list(src.get("companies") or []),
+        parent_url=src.get("parent_url"),
+        thread_url=src.get("thread_url"),
+        position=src.get("position") or 0,
+        is_company_reply=bool(src.get("is_company_reply")),
+        fetched_at=_dt(src["fetched_at"]),
+        content_hash=src["content_hash"],
+        incident_id=src.get("incident_id"),
+    )
+
+
+_POST_SOURCE = [
+    "id", "url", "source_site", "site_kind", "title", "text", "author", "published_at", "language", "companies",
+    "parent_url", "thread_url", "position", "is_company_reply", "fetched_at", "content_hash", "incident_id",
+]  # fmt: skip
+
+
+def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "url": p.url,
+        "source_site": p.source_site,
+        "site_kind": p.site_kind.value,
+        "title": p.title,
+        "text": p.text,
+        "title_stems": title_stems(p.title, p.parent_url),
+        "text_stems": stems_field(p.text),
+        "author": p.author,
+        "published_at": _iso(p.published_at),
+        "language": p.language,
+        "companies": list(p.companies),
+        "parent_url": p.parent_url,
+        "thread_url": p.thread_url,
+        "position": p.position,
+        "is_company_reply": bool(p.is_company_reply),
+        "fetched_at": _iso(p.fetched_at),
+        "content_hash": p.content_hash,
+        "incident_id": incident_id,
+        "updated_at": _now_ms(),
+    }
+
+
+def _vec_json(v: np.ndarray) -> list[float]:
+    # 7 decimals: float32 precision for unit vectors, and a short JSON body
+    return np.round(np.asarray(v, dtype=np.float64), 7).tolist()
+
+
+# -- the store ------------------------------------------------------------
+class ElasticsearchStore(Store):
+    def __init__(self, url: str, client=None, refresh: bool = True):
+        self.url = url
+        cfg = parse_es_url(url)
+        self.prefix: str = cfg["prefix"]
+        self.replicas: str | None = cfg["replicas"]
+        self.shards: int = cfg["shards"]
+        self.es = client if client is not None else _client(cfg)
+        self._own_client = client is None
+        self.auto_refresh = refresh
+        self.alias = f"{self.prefix}-posts"
+        self.template = f"{self.prefix}-posts"
+        self.incidents_index = f"{self.prefix}-incidents"
+        self.meta_index = f"{self.prefix}-meta"
+        self._vec_fields: set[str] = set()
+        self._vec_cache: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._setup()
+
+    # -- setup / schema --
+    def _index_settings(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"number_of_shards": self.shards}
+        if self.replicas is None:
+            s["auto_expand_replicas"] = "0-1"  # green on one node, one replica on a cluster
+        else:
+            s["number_of_replicas"] = int(self.replicas)
+        return s
+
+    def _has_analyzer(self, name: str) -> bool:
+        from elasticsearch import BadRequestError
+
+        try:
+            self.es.indices.analyze(analyzer=name, text="x")
+            return True
+        except BadRequestError:
+            return False
+
+    def posts_mappings(self, language_analyzers: bool = True) -> dict[str, Any]:
+        def text_field() -> dict[str, Any]:
+            f: dict[str, Any] = {"type": "text", "analyzer": "standard"}
+            if language_analyzers:
+                f["fields"] = {
+                    "ru": {"type": "text", "analyzer": "russian"},
+                    "en": {"type": "text", "analyzer": "english"},
+                }
+            return f
+
+        stems = {"type": "text", "analyzer": "whitespace"}
+        kw = {"type": "keyword"}
+        return {
+            "dynamic": "strict",
+            "_meta": {"complaintwatch_schema": SCHEMA_VERSION},
+            # the stems stay in _source: partial updates (vectors, incidents)
+            # re-index a document from _source and must not lose them
+            "properties": {
+                "id": {"type": "long"},
+                "url": kw,
+                "source_site": kw,
+                "site_kind": kw,
+                "title": text_field(),
+                "text": text_field(),
+                "title_stems": stems,
+                "text_stems": stems,
+                "author": {"type": "keyword", "ignore_above": 512},
+                "published_at": {"type": "date"},
+                "language": kw,
+                "companies": kw,
+                "parent_url": kw,
+                "thread_url": kw,
+                "position": {"type": "integer"},
+                "is_company_reply": {"type": "boolean"},
+                "fetched_at": {"type": "date"},
+                "content_hash": kw,
+                "incident_id": {"type": "integer"},
+                "updated_at": {"type": "long"},
+            },
+        }
+
+    def _put_template(self) -> None:
+        self.es.indices.put_index_template(
+            name=self.template,
+            index_patterns=[f"{self.alias}-*"],
+            priority=500,
+            version=SCHEMA_VERSION,
+            template={
+                "settings": self._index_settings(),
+                "mappings": self.posts_mappings(self._has_analyzer("russian") and self._has_analyzer("english")),
+            },
+            meta={"description": "complaintwatch posts (see indexer/store/es.py)"},
+        )
+
+    def _create_index(self, name: str, **body) -> None:
+        from elasticsearch import BadRequestError
+
+        try:
+            self.es.indices.create(index=name, **body)
+        except BadRequestError as e:
+            if e.error != "resource_already_exists_exception":
+                raise
+
+    def _setup(self) -> None:
+        es = self.es
+        if not es.indices.exists_index_template(name=self.template):
+            self._put_template()
+        else:
+            tpl = es.indices.get_index_template(name=self.template)["index_templates"][0]["index_template"]
+            if tpl.get("version", 0) < SCHEMA_VERSION:
+                self._put_template()  # new indices (the next reindex) get the new mapping
+        if es.indices.exists(index=self.alias) and not es.indices.exists_alias(name=self.alias):
+            raise SchemaError(f"{self.alias} is an index, not an alias: re-create it with this complaintwatch")
+        if not es.indices.exists_alias(name=self.alias):
+            # a fixed first name, so two processes opening a new store do not race
+            self._create_index(f"{self.alias}-0", aliases={self.alias: {"is_write_index": True}})
+        small = {"settings": self._index_settings()}
+        if not es.indices.exists(index=self.incidents_index):
+            self._create_index(
+                self.incidents_index,
+                mappings={
+                    "dynamic": "strict",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "label_en": {"type": "text"},
+                        "label_ru": {"type": "text"},
+                        "keywords": {"type": "keyword"},
+                        "size": {"type": "integer"},
+                        "taxonomy_key": {"type": "keyword"},
+                    },
+                },
+                **small,
+            )
+        if not es.indices.exists(index=self.meta_index):
+            self._create_index(self.meta_index, mappings={"dynamic": False}, **small)
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.alias} has schema v{version}, this complaintwatch knows v{SCHEMA_VERSION}: upgrade it"
+            )
+        self._load_vector_fields()
+        es.cluster.health(index=self.alias, wait_for_status="yellow", timeout="30s")
+
+    def _mapping(self) -> dict[str, Any]:
+        m = self.es.indices.get_mapping(index=self.alias)
+        return next(iter(m.values()))["mappings"]
+
+    def schema_version(self) -> int:
+        return int(self._mapping().get("_meta", {}).get("complaintwatch_schema", 0))
+
+    def _load_vector_fields(self) -> None:
+        props = self._mapping().get("properties", {})
+        self._vec_fields = {k for k, v in props.items() if v.get("type") == "dense_vector"}
+
+    def current_index(self) -> str:
+        return next(iter(self.es.indices.get_alias(name=self.alias)))
+
+    def refresh(self) -> None:
+        self.es.indices.refresh(index=self.alias)
+
+    def _after_write(self) -> None:
+        if self.auto_refresh:
+            self.refresh()
+
+    def drop(self) -> None:
+        """Delete every index and the template of this prefix (tests, `reset`)."""
+        from elasticsearch import NotFoundError
+
+        indices = list(self.es.indices.get(index=f"{self.alias}-*", expand_wildcards="all"))
+        indices += [self.incidents_index, self.meta_index]
+        for name in indices:
+            try:
+                self.es.indices.delete(index=name)
+            except NotFoundError:
+                pass
+        try:
+            self.es.indices.delete_index_template(name=self.template)
+        except NotFoundError:
+            pass
+
+    def close(self) -> None:
+        if self._own_client:
+            self.es.close()
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        health = self.es.cluster.health(index=[self.alias, self.incidents_index, self.meta_index])
+        if health["status"] == "red":
+            problems.append(f"cluster health is red for {self.prefix} indices")
+        behind = list(self.es.indices.get_alias(name=self.alias))
+        if len(behind) != 1:
+            problems.append(f"alias {self.alias} points at {len(behind)} indices: {sorted(behind)}")
+            return problems
+        aggs = self.es.search(
+            index=self.alias,
+            size=0,
+            aggs={
+                "dup_ids": {"terms": {"field": "id", "min_doc_count": 2, "size": 10}},
+                "dup_urls": {"terms": {"field": "url", "min_doc_count": 2, "size": 10}},
+                "no_id": {"missing": {"field": "id"}},
+                "max_id": {"max": {"field": "id"}},
+                "incidents": {"terms": {"field": "incident_id", "size": 65_000}},
+            },
+        )["aggregations"]
+        if aggs["dup_ids"]["buckets"]:
+            problems.append(f"{len(aggs['dup_ids']['buckets'])}+ post ids used by more than one post")
+        if aggs["dup_urls"]["buckets"]:
+            problems.append(f"{len(aggs['dup_urls']['buckets'])}+ URLs stored more than once")
+        if aggs["no_id"]["doc_count"]:
+            problems.append(f"{aggs['no_id']['doc_count']} posts without an id")
+        known = {i.id for i in self.incidents()}
+        bad = sum(b["doc_count"] for b in aggs["incidents"]["buckets"] if b["key"] not in known)
+        if bad:
+            problems.append(f"{bad} posts point at an unknown incident type")
+        max_id = aggs["max_id"]["value"]
+        nxt = self._seq_next()
+        if max_id is not None and nxt is not None and nxt <= max_id:
+            problems.append(f"id sequence ({nxt}) is behind the highest post id ({int(max_id)})")
+        return problems
+
+    # -- ids --
+    def _seq_next(self) -> int | None:
+        from elasticsearch import NotFoundError
+
+        try:
+            return int(self.es.get(index=self.meta_index, id="post_seq")["_source"]["next"])
+        except NotFoundError:
+            return None
+
+    def _allocate_ids(self, n: int) -> int:
+        """First of ``n`` consecutive new post ids (compare-and-set on a counter doc)."""
+        from elasticsearch import ConflictError, NotFoundError
+
+        while True:
+            try:
+                doc = self.es.get(index=self.meta_index, id="post_seq")
+            except NotFoundError:
+                mx = self.es.search(index=self.alias, size=0, aggs={"m": {"max": {"field": "id"}}})
+                first = int(mx["aggregations"]["m"]["value"] or 0) + 1
+                try:
+                    self.es.create(index=self.meta_index, id="post_seq", document={"next": first + n})
+                    return first
+                except ConflictError:
+                    continue
+            first = int(doc["_source"]["next"])
+            try:
+                self.es.index(
+                    index=self.meta_index,
+                    id="post_seq",
+                    document={"next": first + n},
+                    if_seq_no=doc["_seq_no"],
+                    if_primary_term=doc["_primary_term"],
+                )
+                return first
+            except ConflictError:
+                continue
+
+    # -- bulk --
+    def _bulk(self, actions: Iterable[dict[str, Any]], index: str | None = None) -> list[dict[str, Any]]:
+        """Send actions; returns the create conflicts, raises on any other failure."""
+        from elasticsearch import helpers
+
+        conflicts, errors = [], []
+        for ok, item in helpers.streaming_bulk(
+            self.es,
+            actions,
+            index=index or self.alias,
+            chunk_size=_BULK_CHUNK,
+            max_chunk_bytes=20 * 1024 * 1024,
+            raise_on_error=False,
+            max_retries=3,
+        ):
+            if ok:
+                continue
+            op, res = next(iter(item.items()))
+            if op == "create" and res.get("status") == 409:
+                conflicts.append(res)
+            else:
+                errors.append(item)
+        if errors:
+            raise RuntimeError(f"{len(errors)} bulk operations failed, first: {errors[0]}")
+        return conflicts
+
+    def _keys(self, ids: Iterable[int], retry: bool = True) -> dict[int, str]:
+        """Post id -> document _id (ids of unknown posts are left out)."""
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, str] = {}
+        for i in range(0, len(ids), _PAGE):
+            chunk = ids[i : i + _PAGE]
+            res = self.es.search(
+                index=self.alias, size=len(chunk), query={"terms": {"id": chunk}}, source=["id"], track_total_hits=False
+            )
+            for h in res["hits"]["hits"]:
+                out[h["_source"]["id"]] = h["_id"]
+        if retry and len(out) < len(ids):
+            # written with refresh=False and not searchable yet?
+            self.refresh()
+            out.update(self._keys([i for i in ids if i not in out], retry=False))
+        return out
+
+    # -- posts --
+    def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
+        res = UpsertResult()
+        batch: list[Post] = []
+        for p in posts:
+            batch.append(p)
+            if len(batch) >= 1000:
+                self._upsert_batch(batch, res)
+                batch = []
+        if batch:
+            self._upsert_batch(batch, res)
+        if res.new or res.updated:
+            self._vec_cache.clear()
+        if res.new or res.updated or res.unchanged:
+            self._after_write()
+        return res
+
+    def _upsert_batch(self, batch: list[Post], res: UpsertResult, retry: bool = True) -> None:
+        keys = [doc_key(p.url) for p in batch]
+        found = self.es.mget(
+            index=self.alias, ids=list(dict.fromkeys(keys)), source=["id", "content_hash", "incident_id"]
+        )["docs"]
+        state: dict[str, dict[str, Any]] = {d["_id"]: d["_source"] for d in found if d.get("found")}
+        # ids for the posts that are new (first occurrence of a URL in this batch)
+        new_keys = list(dict.fromkeys(k for k in keys if k not in state))
+        next_id = self._allocate_ids(len(new_keys)) if new_keys else 0
+        new_ids = {k: next_id + i for i, k in enumerate(new_keys)}
+        actions, created = [], {}
+        for p, key in zip(batch, keys):
+            cur = state.get(key)
+            if cur is None:
+                pid = new_ids[key]
+                actions.append({"_op_type": "create", "_id": key, "_source": _post_doc(p, pid, None)})
+                created[key] = p
+                state[key] = {"id": pid, "content_hash": p.content_hash, "incident_id": None}
+                res.new += 1
+            elif cur["content_hash"] == p.content_hash:
+                actions.append(
+                    {
+                        "_op_type": "update",
+                        "_id": key,
+                        "doc": {"fetched_at": _iso(p.fetched_at), "updated_at": _now_ms()},
+                    }
+                )
+                pid = cur["id"]
+                res.unchanged += 1
+            else:
+                # content changed: keep id and incident, drop the stale vectors (full replace)
+                pid = cur["id"]
+                actions.append({"_op_type": "index", "_id": key, "_source": _post_doc(p, pid, cur.get("incident_id"))})
+                state[key] = {**cur, "content_hash": p.content_hash}
+                res.updated += 1
+            p.id = pid
+        conflicts = self._bulk(actions)
+        if conflicts:
+            # another writer created some of these URLs between our mget and create: redo them as upserts
+            lost = {c["_id"] for c in conflicts}
+            again = [created[k] for k in lost]
+            res.new -= len(again)
+            if not retry:
+                raise RuntimeError(f"{len(again)} posts kept conflicting with concurrent writers")
+            self.refresh()
+            self._upsert_batch(again, res, retry=False)
+
+    def _one(self, query: dict[str, Any]) -> Post | None:
+        hits = self.es.search(index=self.alias, query=query, size=1, source=_POST_SOURCE)["hits"]["hits"]
+        return _hit_to_post(hits[0]["_source"]) if hits else None
+
+    def get_post(self, post_id: int) -> Post | None:
+        return self._one({"term": {"id": int(post_id)}})
+
+    def get_post_by_url(self, url: str) -> Post | None:
+        from elasticsearch import NotFoundError
+
+        try:
+            d = self.es.get(index=self.alias, id=doc_key(canonical_url(url)), source=_POST_SOURCE)
+        except NotFoundError:
+            return None
+        return _hit_to_post(d["_source"])
+
+    def _scan(
+        self, query: dict[str, Any], source: list[str], batch: int = _PAGE, sort: list | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of hits, in ``id`` order, with search_after (no scroll context to leak)."""
+        after = None
+        sort = sort or [{"id": "asc"}]
+        while True:
+            kw: dict[str, Any] = {"search_after": after} if after else {}
+            hits = self.es.search(
+                index=self.alias, query=query, size=batch, sort=sort, source=source, track_total_hits=False, **kw
+            )["hits"]["hits"]
+            if not hits:
+                return
+            yield hits
+            after = hits[-1]["sort"]
+
+    def iter_posts(self, batch: int = 500) -> Iterator[Post]:
+        for hits in self._scan({"match_all": {}}, _POST_SOURCE, batch):
+            for h in hits:
+                yield _hit_to_post(h["_source"])
+
+    def thread(self, thread_url: str) -> list[Post]:
+        u = canonical_url(thread_url)
+        hits = self.es.search(
+            index=self.alias,
+            query={"bool": {"should": [{"term": {"url": u}}, {"term": {"thread_url": u}}], "minimum_should_match": 1}},
+            sort=[{"position": "asc"}, {"published_at": {"order": "asc", "missing": "_first"}}, {"id": "asc"}],
+            size=_MAX_WINDOW,
+            source=_POST_SOURCE,
+        )["hits"]["hits"]
+        return [_hit_to_post(h["_source"]) for h in hits]
+
+    def count_posts(self) -> int:
+        return int(self.es.count(index=self.alias)["count"])
+
+    # -- indexer outputs --
+    def posts_without_vector(self, model: str, batch: int = 256) -> Iterator[list[Post]]:
+        field = vector_field(model)
+        query = {"bool": {"must_not": [{"exists": {"field": field}}]}}
+        for hits in self._scan(query, _POST_SOURCE, batch):
+            yield [_hit_to_post(h["_source"]) for h in hits]
+
+    def _ensure_vector_field(self, field: str, dims: int) -> None:
+        if field in self._vec_fields:
+            return
+        self._load_vector_fields()
+        if field in self._vec_fields:
+            return
+        self.es.indices.put_mapping(
+            index=self.alias,
+            properties={
+                field: {
+                    "type": "dense_vector",
+                    "dims": int(dims),
+                    "index": True,
+                    "similarity": "cosine",
+                    # float HNSW: exact similarities, like the embedded store
+                    "index_options": {"type": "hnsw", "m": 16, "ef_construction": 100},
+                }
+            },
+        )
+        self._vec_fields.add(field)
+
+    def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
+        if not items:
+            return
+        field = vector_field(model)
+        self._ensure_vector_field(field, len(items[0][1]))
+        keys = self._keys(pid for pid, _ in items)
+        now = _now_ms()
+        self._bulk(
+            {"_op_type": "update", "_id": keys[int(pid)], "doc": {field: _vec_json(v), "updated_at": now}}
+            for pid, v in items
+            if int(pid) in keys
+        )
+        self._vec_cache.pop(model, None)
+        self._after_write()
+
+    def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        field = vector_field(model)
+        if field not in self._vec_fields:
+            self._load_vector_fields()
+            if field not in self._vec_fields:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        query = {"exists": {"field": field}}
+        n = int(self.es.count(index=self.alias, query=query)["count"])
+        cached = self._vec_cache.get(model)
+        if cached and cached[0] == n:
+            return cached[1], cached[2]
+        ids, rows = [], []
+        for hits in self._scan(query, ["id", field], 500):
+            for h in hits:
+                ids.append(h["_source"]["id"])
+                rows.append(h["_source"][field])
+        id_arr = np.asarray(ids, dtype=np.int64)
+        mat = np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        self._vec_cache[model] = (n, id_arr, mat)
+        return id_arr, mat
+
+    def set_analysis(self, items: list[tuple[int, list[str], str | None]]) -> None:
+        if not items:
+            return
+        keys = self._keys(pid for pid, _, _ in items)
+        now = _now_ms()
+        self._bulk(
+            {
+                "_op_type": "update",
+                "_id": keys[int(pid)],
+                "doc": {"companies": list(c), "language": lang, "updated_at": now},
+            }
+            for pid, c, lang in items
+            if int(pid) in keys
+        )
+        self._after_write()
+
+    def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
+        es = self.es
+        # incident types: write the new set, then delete what is no longer in it
+        self._bulk(
+            (
+                {
+                    "_op_type": "index",
+                    "_id": str(int(i.id)),
+                    "_source": {
+                        "id": int(i.id),
+                        "label_en": i.label_en,
+                        "label_ru": i.label_ru,
+                        "keywords": [str(k) for k in i.keywords],
+                        "size": int(i.size),
+                        "taxonomy_key": i.taxonomy_key,
+                    },
+                }
+                for i in incidents
+            ),
+            index=self.incidents_index,
+        )
+        keep = {str(int(i.id)) for i in incidents}
+        es.indices.refresh(index=self.incidents_index)
+        stale = [
+            h["_id"]
+            for h in es.search(index=self.incidents_index, size=_MAX_WINDOW, source=False)["hits"]["hits"]
+            if h["_id"] not in keep
+        ]
+        self._bulk(({"_op_type": "delete", "_id": k} for k in stale), index=self.incidents_index)
+        es.indices.refresh(index=self.incidents_index)
+        # posts: clear assignments that go away, set the new ones
+        want = {int(pid): int(iid) for pid, iid in assignment.items() if iid is not None}
+        current: dict[int, tuple[str, int]] = {}
+        for hits in self._scan({"exists": {"field": "incident_id"}}, ["id", "incident_id"], 5000):
+            for h in hits:
+                current[h["_source"]["id"]] = (h["_id"], h["_source"]["incident_id"])
+        keys = {pid: k for pid, (k, _) in current.items()}
+        keys.update(self._keys(pid for pid in want if pid not in keys))
+        now = _now_ms()
+        actions = [
+            {"_op_type": "update", "_id": k, "doc": {"incident_id": None, "updated_at": now}}
+            for pid, (k, _) in current.items()
+            if pid not in want
+        ]
+        actions += [
+            {"_op_type": "update", "_id": keys[pid], "doc": {"incident_id": iid, "updated_at": now}}
+            for pid, iid in want.items()
+            if pid in keys and (pid not in current or current[pid][1] != iid)
+        ]
+        self._bulk(actions)
+        self._after_write()
+
+    def incidents(self) -> list[Incident]:
+        hits = self.es.search(index=self.incidents_index, size=_MAX_WINDOW, sort=[{"size": "desc"}, {"id": "asc"}])[
+            "hits"
+        ]["hits"]
+        return [
+            Incident(
+                id=s["id"],
+                label_en=s["label_en"],
+                label_ru=s["label_ru"],
+                keywords=list(s.get("keywords") or []),
+                size=s.get("size") or 0,
+                taxonomy_key=s.get("taxonomy_key"),
+            )
+            for s in (h["_source"] for h in hits)
+        ]
+
+    # -- queries --
+    @staticmethod
+    def filter_clauses(f: SearchFilters | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(filter, must_not) clauses for the search filters."""
+        if f is None:
+            return [], []
+        flt: list[dict[str, Any]] = []
+        must_not: list[dict[str, Any]] = []
+        if f.company:
+            flt.append({"term": {"companies": f.company}})
+        if f.incident_id is not None:
+            flt.append({"term": {"incident_id": f.incident_id}})
+        if f.site:
+            flt.append({"term": {"source_site": f.site}})
+        if f.language:
+            flt.append({"term": {"language": f.language}})
+        if f.since or f.until:
+            rng: dict[str, str] = {}
+            if f.since:
+                rng["gte"] = _iso(f.since)
+            if f.until:
+                rng["lt"] = _iso(f.until)
+            flt.append({"range": {"published_at": rng}})
+        if not f.include_comments:
+            must_not.append({"exists": {"field": "parent_url"}})
+        return flt, must_not
+
+    @staticmethod
+    def _phrase(ph: list[str]) -> dict[str, Any] | None:
+        terms = _terms(ph)
+        if not terms:
+            return None
+        q = " ".join(terms)
+        # a phrase matches inside one field, like an FTS5 phrase inside one column
+        return {
+            "bool": {
+                "should": [
+                    {"match_phrase": {"title_stems": {"query": q, "boost": 2.0}}},
+                    {"match_phrase": {"text_stems": {"query": q}}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+
+    @classmethod
+    def text_query(cls, pq: ParsedQuery, filters: SearchFilters | None = None) -> dict[str, Any] | None:
+        """The bool query for a parsed user query; None when it can match nothing."""
+        must = [c for c in (cls._phrase(ph) for ph in pq.must) if c]
+        for grp in pq.any_of:
+            alts = [c for c in (cls._phrase(ph) for ph in grp) if c]
+            if alts:
+                must.append({"bool": {"should": alts, "minimum_should_match": 1}})
+        if not must:
+            return None
+        flt, must_not = cls.filter_clauses(filters)
+        must_not += [c for c in (cls._phrase(ph) for ph in pq.exclude) if c]
+        return {"bool": {"must": must, "filter": flt, "must_not": must_not}}
+
+    def search_text(
+        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[SearchHit], int]:
+        pq = parse_query(query)
+        q = self.text_query(pq, filters)
+        if q is None:
+            return [], 0
+        offset = max(0, int(offset))
+        size = max(0, min(int(limit), _MAX_WINDOW - offset))
+        res = self.es.search(
+            index=self.alias,
+            query=q,
+            from_=min(offset, _MAX_WINDOW),
+            size=size,
+            sort=[{"_score": "desc"}, {"id": "asc"}],
+            source=_POST_SOURCE,
+            track_total_hits=True,
+        )
+        stems_ = pq.positive_stems
+        hits = [
+            SearchHit(
+                post=(p := _hit_to_post(h["_source"])), score=float(h["_score"] or 0.0), snippet=snippet(p.text, stems_)
+            )
+            for h in res["hits"]["hits"]
+        ]
+        return hits, int(res["hits"]["total"]["value"])
+
+    def _knn(self, model: str, vector: np.ndarray, filters: SearchFilters | None, k: int) -> dict[str, Any] | None:
+        field = vector_field(model)
+        if field not in self._vec_fields:
+            self._load_vector_fields()
+            if field not in self._vec_fields:
+                return None
+        knn: dict[str, Any] = {
+            "field": field,
+            "query_vector": _vec_json(vector),
+            "k": k,
+            "num_candidates": min(10_000, max(100, 10 * k)),
+        }
+        flt, must_not = self.filter_clauses(filters)
+        if flt or must_not:
+            knn["filter"] = {"bool": {"filter": flt, "must_not": must_not}}
+        return knn
+
+    def search_vector(
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20
+    ) -> list[tuple[int, float]]:
+        if limit <= 0:
+            return []
+        knn = self._knn(model, vector, filters, min(limit, _MAX_WINDOW))
+        if knn is None:
+            return []
+        hits = self.es.search(index=self.alias, knn=knn, size=knn["k"], source=["id"])["hits"]["hits"]
+        # cosine similarity scores are (1 + cos) / 2
+        return [(int(h["_source"]["id"]), 2.0 * float(h["_score"]) - 1.0) for h in hits]
+
+    def search_hybrid(
+        self,
+        query: str,
+        model: str,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        text_boost: float = 1.0,
+        vector_boost: float = 10.0,
+    ) -> list[SearchHit]:
+        """BM25 and kNN in one request: posts that match either, scored by
+        ``text_boost * bm25 + vector_boost * (1 + cos) / 2``."""
+        pq = parse_query(query)
+        q = self.text_query(pq, filters)
+        knn = self._knn(model, vector, filters, limit)
+        if q is None and knn is None:
+            return []
+        kw: dict[str, Any] = {}
+        if q is not None:
+            q["bool"]["boost"] = text_boost
+            kw["query"] = q
+        if knn is not None:
+            knn["boost"] = vector_boost
+            kw["knn"] = knn
+        res = self.es.search(index=self.alias, size=limit, source=_POST_SOURCE, **kw)
+        stems_ = pq.positive_stems
+        return [
+            SearchHit(
+                post=(p := _hit_to_post(h["_source"])), score=float(h["_score"] or 0.0), snippet=snippet(p.text, stems_)
+            )
+            for h in res["hits"]["hits"]
+        ]
+
+    def companies(self) -> list[tuple[str, int]]:
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            aggs={
+                "c": {"terms": {"field": "companies", "size": 10_000, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+            },
+        )
+        return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["c"]["buckets"]]
+
+    def company_incident_stats(self, company: str) -> list[IncidentStat]:
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query={
+                "bool": {
+                    "filter": [{"term": {"companies": company}}, {"exists": {"field": "incident_id"}}],
+                    "must_not": [{"exists": {"field": "parent_url"}}],
+                }
+            },
+            aggs={
+                "incident": {
+                    "terms": {"field": "incident_id", "size": 10_000},
+                    "aggs": {
+                        "monthly": {
+                            "date_histogram": {
+                                "field": "published_at",
+                                "calendar_interval": "month",
+                                "format": "yyyy-MM",
+                                "min_doc_count": 1,
+                                "time_zone": "UTC",
+                            }
+                        },
+                        "first": {"min": {"field": "published_at"}},
+                        "last": {"max": {"field": "published_at"}},
+                    },
+                }
+            },
+        )
+
+        def ms(v: float | None) -> datetime | None:
+            return datetime.fromtimestamp(v / 1000, tz=timezone.utc) if v is not None else None
+
+        stats = [
+            IncidentStat(
+                company=company,
+                incident_id=int(b["key"]),
+                count=int(b["doc_count"]),
+                first_seen=ms(b["first"]["value"]),
+                last_seen=ms(b["last"]["value"]),
+                monthly={m["key_as_string"]: int(m["doc_count"]) for m in b["monthly"]["buckets"]},
+            )
+            for b in res["aggregations"]["incident"]["buckets"]
+        ]
+        return sorted(stats, key=lambda s: (-s.count, s.incident_id))
+
+    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20) -> list[Post]:
+        flt, must_not = self.filter_clauses(filters)
+        hits = self.es.search(
+            index=self.alias,
+            query={"bool": {"filter": flt, "must_not": must_not}},
+            sort=[{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
+            size=max(0, min(int(limit), _MAX_WINDOW)),
+            source=_POST_SOURCE,
+        )["hits"]["hits"]
+        return [_hit_to_post(h["_source"]) for h in hits]
+
+    # -- full re-index with no downtime --
+    def _copy(self, src: str, dst: str, query: dict[str, Any], only_newer: bool = False) -> int:
+        """Copy posts matching ``query`` from ``src`` to ``dst``, recomputing the
+        stems (the analysis may have changed); returns how many were written."""
+        from elasticsearch import helpers
+
+        def actions() -> Iterator[dict[str, Any]]:
+            page: list[dict[str, Any]] = []
+
+            def flush() -> Iterator[dict[str, Any]]:
+                newer = {}
+                if only_newer:
+                    got = self.es.mget(index=dst, ids=[h["_id"] for h in page], source=["updated_at"])["docs"]
+                    newer = {d["_id"]: d["_source"].get("updated_at", 0) for d in got if d.get("found")}
+                for h in page:
+                    s = h["_source"]
+                    if only_newer and newer.get(h["_id"], -1) >= s.get("updated_at", 0):
+                        continue
+                    s["title_stems"] = title_stems(s.get("title") or "", s.get("parent_url"))
+                    s["text_stems"] = stems_field(s.get("text") or "")
+                    yield {"_op_type": "index", "_index": dst, "_id": h["_id"], "_source": s}
+
+            for h in helpers.scan(self.es, index=src, query={"query": query}, size=_PAGE, scroll="5m"):
+                page.append(h)
+                if len(page) >= _PAGE:
+                    yield from flush()
+                    page = []
+            if page:
+                yield from flush()
+
+        return sum(
+            1
+            for _ in helpers.streaming_bulk(
+                self.es, actions(), chunk_size=_BULK_CHUNK, max_chunk_bytes=20 * 1024 * 1024, max_retries=3
+            )
+        )
+
+    def reindex(self) -> str:
+        """Rebuild the posts index from the current template and swap the alias.
+
+        Searches keep hitting the old index until the new one is complete and
+        refreshed; writes that land on the old index while the copy runs are
+        caught up before and after the swap. Returns the new index name."""
+        es = self.es
+        old = self.current_index()
+        new = f"{self.alias}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+        self._put_template()
+        self._create_index(new)
+        vec_props = {k: v for k, v in self._mapping().get("properties", {}).items() if v.get("type") == "dense_vector"}
+        if vec_props:
+            es.indices.put_mapping(index=new, properties=vec_props)
+        settings = es.indices.get_settings(index=new)[new]["settings"]["index"]
+        es.indices.put_settings(index=new, settings={"refresh_interval": "-1"})
+        since = _now_ms() - 1000
+        n = self._copy(old, new, {"match_all": {}})
+        for _ in range(3):  # catch up with writes that happened during the copy
+            started = _now_ms() - 1000
+            changed = self._copy(old, new, {"range": {"updated_at": {"gte": since}}})
+            since = started
+            if not changed:
+                break
+        es.indices.put_settings(index=new, settings={"refresh_interval": settings.get("refresh_interval")})
+        es.indices.refresh(index=new)
+        es.cluster.health(index=new, wait_for_status="yellow", timeout="60s")
+        es.indices.update_aliases(
+            actions=[
+                {"remove": {"index": old, "alias": self.alias}},
+                {"add": {"index": new, "alias": self.alias, "is_write_index": True}},
+            ]
+        )
+        # writes that reached the old index between the last catch-up and the swap
+        es.indices.refresh(index=old)
+        self._copy(old, new, {"range": {"updated_at": {"gte": since}}}, only_newer=True)
+        es.indices.refresh(index=new)
+        es.indices.delete(index=old)
+        self._vec_cache.clear()
+        self._load_vector_fields()
+        log.info("re-indexed %d posts from %s into %s", n, old, new)
+        return new
