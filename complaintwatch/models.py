@@ -74,6 +74,9 @@ class Post:
     published_at: datetime | None = None  # always timezone-aware when set
     language: str | None = None  # ISO 639-1, e.g. "ru", "en"
     companies: list[str] = field(default_factory=list)  # resolved company ids
+    # the company the page itself says the post is about (a review site's
+    # reviewed company), as written there; resolved into `companies` by the indexer
+    subject: str | None = None
     parent_url: str | None = None  # set for comments/replies: the post they answer
     thread_url: str | None = None  # the page the thread lives on (root post url)
     position: int = 0  # 0 = the thread's opening post, 1.. = replies in order

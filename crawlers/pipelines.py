@@ -81,6 +81,7 @@ class BuildPostPipeline:
             position=item.position,
             is_company_reply=bool(is_reply),
             fetched_at=utcnow(),
+            subject=(item.company_hint or "").strip() or None,
         )
 
 

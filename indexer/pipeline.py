@@ -63,11 +63,13 @@ def analyse(store: Store, resolver: CompanyResolver, progress: Progress = _no_pr
     by_url = {p.url: p for p in posts}
     updates, with_company = [], 0
     for i, p in enumerate(posts):
-        companies = resolver.resolve(p.title, p.text)
+        # the page's own subject first (a review of X is about X even when the
+        # text never names it), then whoever the text names
+        companies = list(dict.fromkeys(resolver.resolve(p.subject or "") + resolver.resolve(p.title, p.text)))
         if not companies and p.parent_url:
             root = by_url.get(p.thread_url or p.parent_url)
             if root is not None:
-                companies = resolver.resolve(root.title, root.text)
+                companies = resolver.resolve(root.subject or "", root.title, root.text)
         lang = p.language or detect_language(f"{p.title}\n{p.text}")
         updates.append((p.id, companies, lang))
         with_company += bool(companies)

@@ -38,12 +38,28 @@ mkdir -p "$WORK"
 
 # -- helpers --------------------------------------------------------------
 pid_alive() {
-  [[ -f "$PIDFILE" ]] || return 1
   local pid
   pid="$(cat "$PIDFILE" 2>/dev/null || true)"
   # alive, and still our node (not a recycled pid after a reboot)
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-    ps -p "$pid" -o args= 2>/dev/null | grep -q 'complaintwatch\.search\.Launcher'
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    ps -p "$pid" -o args= 2>/dev/null | grep -q 'complaintwatch\.search\.Launcher'; then
+    return 0
+  fi
+  adopt_orphan
+}
+
+# A node on our data folder whose pid/url files were lost (a killed caller, a
+# cleaned state folder) still holds the data lock: adopt it rather than start
+# a second node that cannot get the lock.
+adopt_orphan() {
+  local pid port
+  pid="$(pgrep -f "complaintwatch\.search\.Launcher $WORK/home " | head -n 1 || true)"
+  [[ -n "$pid" ]] || return 1
+  port="$(ps -p "$pid" -o args= | sed -n "s|.*complaintwatch\.search\.Launcher $WORK/home \([0-9]*\).*|\1|p")"
+  [[ -n "$port" ]] || return 1
+  echo "$pid" >"$PIDFILE"
+  echo "http://127.0.0.1:$port" >"$URLFILE"
+  log "adopted the running server (pid $pid, port $port)"
 }
 
 # healthy URL -> exit 0 when the cluster answers yellow or green

@@ -67,3 +67,35 @@ def test_resolver_add_merges():
 )
 def test_language(text, lang):
     assert detect_language(text) == lang
+
+
+def test_review_subject_names_the_company_when_the_text_does_not(tmp_path):
+    from complaintwatch.models import Post, SiteKind
+    from indexer.pipeline import analyse
+    from indexer.store import open_store
+
+    with open_store(tmp_path / "s.db") as store:
+        store.upsert_posts(
+            [
+                Post(
+                    url="http://r.test/review/1",
+                    source_site="r.test",
+                    site_kind=SiteKind.REVIEW,
+                    title="Never again",
+                    text="The box arrived two days late and the fish was warm.",
+                    subject="gousto.co.uk",
+                ),
+                Post(
+                    url="http://r.test/review/1#reply",
+                    source_site="r.test",
+                    site_kind=SiteKind.REVIEW,
+                    title="Never again",
+                    text="Sorry to hear that, we have refunded the box.",
+                    parent_url="http://r.test/review/1",
+                    thread_url="http://r.test/review/1",
+                ),
+            ]
+        )
+        analyse(store, CompanyResolver.default())
+        review, reply = store.thread("http://r.test/review/1")
+        assert review.companies == ["gousto"] and reply.companies == ["gousto"]

@@ -174,3 +174,41 @@ def test_schema_is_versioned(tmp_path):
 def test_integrity_check(filled):
     store, _ = filled
     assert store.check() == []
+
+
+def test_sqlite_migrates_a_v1_database_in_place(tmp_path):
+    import sqlite3
+
+    from indexer.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version=1;")
+    conn.execute(
+        "INSERT INTO posts (url, source_site, site_kind, title, text, fetched_at, content_hash)"
+        " VALUES ('http://a.test/1', 'a.test', 'blog', 'Заказ отменили', 'Магазин отменил заказ', "
+        "'2024-01-01T00:00:00+00:00', 'h')"
+    )
+    conn.commit()
+    conn.close()
+    s = SQLiteStore(tmp_path / "old.db")
+    assert s.schema_version() == SCHEMA_VERSION >= 2
+    p = s.get_post_by_url("http://a.test/1")
+    assert p.title == "Заказ отменили" and p.subject is None
+
+
+def test_subject_round_trips(store):
+    from complaintwatch.models import Post, SiteKind
+
+    store.upsert_posts(
+        [
+            Post(
+                url="http://r.test/review/1",
+                source_site="r.test",
+                site_kind=SiteKind.REVIEW,
+                title="Ужас",
+                text="Курьер потерял посылку, деньги не вернули.",
+                subject="gousto.co.uk",
+            )
+        ]
+    )
+    assert store.get_post_by_url("http://r.test/review/1").subject == "gousto.co.uk"

@@ -59,7 +59,7 @@ from .base import IncidentStat, Store, UpsertResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "complaintwatch"
 SCHEMES = ("es", "es+http", "es+https", "elasticsearch")
 
@@ -187,12 +187,14 @@ def _hit_to_post(src: dict[str, Any]) -> Post:
         fetched_at=_dt(src["fetched_at"]),
         content_hash=src["content_hash"],
         incident_id=src.get("incident_id"),
+        subject=src.get("subject"),
     )
 
 
 _POST_SOURCE = [
     "id", "url", "source_site", "site_kind", "title", "text", "author", "published_at", "language", "companies",
     "parent_url", "thread_url", "position", "is_company_reply", "fetched_at", "content_hash", "incident_id",
+    "subject",
 ]  # fmt: skip
 
 
@@ -217,6 +219,7 @@ def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
         "fetched_at": _iso(p.fetched_at),
         "content_hash": p.content_hash,
         "incident_id": incident_id,
+        "subject": p.subject,
         "updated_at": _now_ms(),
     }
 
@@ -300,6 +303,7 @@ class ElasticsearchStore(Store):
                 "fetched_at": {"type": "date"},
                 "content_hash": kw,
                 "incident_id": {"type": "integer"},
+                "subject": {"type": "keyword", "ignore_above": 512},  # v2
                 "updated_at": {"type": "long"},
             },
         }
@@ -363,8 +367,20 @@ class ElasticsearchStore(Store):
             raise SchemaError(
                 f"{self.alias} has schema v{version}, this complaintwatch knows v{SCHEMA_VERSION}: upgrade it"
             )
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
         self._load_vector_fields()
         es.cluster.health(index=self.alias, wait_for_status="yellow", timeout="30s")
+
+    def _migrate(self, version: int) -> None:
+        """Bring the live indices' mapping up to date: fields are only ever
+        added, which Elasticsearch allows in place (no re-index)."""
+        if version < 2:
+            self.es.indices.put_mapping(
+                index=self.alias,
+                properties={"subject": {"type": "keyword", "ignore_above": 512}},
+                meta={"complaintwatch_schema": SCHEMA_VERSION},
+            )
 
     def _mapping(self) -> dict[str, Any]:
         m = self.es.indices.get_mapping(index=self.alias)

@@ -25,7 +25,7 @@ from .base import IncidentStat, Store, UpsertResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version i to i+1; append, never edit.
 MIGRATIONS: list[str] = [
@@ -74,11 +74,15 @@ MIGRATIONS: list[str] = [
     -- stems, not words: Russian inflections ("отменили"/"отменил") must match
     CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
     """,
+    # v2: the company a page names as its subject (review sites)
+    """
+    ALTER TABLE posts ADD COLUMN subject TEXT;
+    """,
 ]
 
 _COLS = (
     "id, url, source_site, site_kind, title, text, author, published_at, language, companies, "
-    "parent_url, thread_url, position, is_company_reply, fetched_at, content_hash, incident_id"
+    "parent_url, thread_url, position, is_company_reply, fetched_at, content_hash, incident_id, subject"
 )
 
 
@@ -109,6 +113,7 @@ def _row_to_post(r: sqlite3.Row) -> Post:
         fetched_at=_dt(r["fetched_at"]),
         content_hash=r["content_hash"],
         incident_id=r["incident_id"],
+        subject=r["subject"],
     )
 
 
@@ -208,12 +213,13 @@ class SQLiteStore(Store):
                     int(p.is_company_reply),
                     _iso(p.fetched_at),
                     p.content_hash,
+                    p.subject,
                 )
                 if row is None:
                     cur = db.execute(
                         "INSERT INTO posts (source_site, site_kind, title, text, author, published_at, language,"
                         " companies, parent_url, thread_url, position, is_company_reply, fetched_at, content_hash,"
-                        " url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " subject, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, p.url),
                     )
                     pid = cur.lastrowid
@@ -229,7 +235,7 @@ class SQLiteStore(Store):
                     db.execute(
                         "UPDATE posts SET source_site=?, site_kind=?, title=?, text=?, author=?, published_at=?,"
                         " language=?, companies=?, parent_url=?, thread_url=?, position=?, is_company_reply=?,"
-                        " fetched_at=?, content_hash=? WHERE url = ?",
+                        " fetched_at=?, content_hash=?, subject=? WHERE url = ?",
                         (*values, p.url),
                     )
                     db.execute("DELETE FROM vectors WHERE post_id = ?", (pid,))
