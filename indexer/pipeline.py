@@ -176,6 +176,19 @@ def _guide_by_taxonomy(
     return typed
 
 
+def _store_assignment(store: Store, incidents: list[Incident], assignment: dict[int, int | None]) -> int:
+    """Size the incident types by their posts, store those that have any and
+    every post's assignment; returns how many posts have a type."""
+    sizes: dict[int, int] = {}
+    for iid in assignment.values():
+        if iid is not None:
+            sizes[iid] = sizes.get(iid, 0) + 1
+    for inc in incidents:
+        inc.size = sizes.get(inc.id, 0)
+    store.replace_incidents([i for i in incidents if i.size], assignment)
+    return sum(sizes.values())
+
+
 def cluster_incidents(
     store: Store,
     embedder: Embedder,
@@ -207,16 +220,9 @@ def cluster_incidents(
     vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
     n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size)
     incidents += list(guide.extra.values())
-    sizes: dict[int, int] = {}
-    for iid in assignment.values():
-        if iid is not None:
-            sizes[iid] = sizes.get(iid, 0) + 1
-    for inc in incidents:
-        inc.size = sizes.get(inc.id, 0)
-    store.replace_incidents([i for i in incidents if i.size], assignment)
+    assigned = _store_assignment(store, incidents, assignment)
     if model_path is not None:
         model.save(model_path)
-    assigned = sum(v is not None for v in assignment.values())
     return len(result.incidents), assigned, n_fallback, len(assignment) - assigned
 
 
@@ -244,14 +250,7 @@ def assign_incremental(
             assignment[int(ids[r])] = guide.incident_for(key)
             n_fallback += 1
     incidents += [i for i in guide.extra.values() if i.id not in known]
-    sizes: dict[int, int] = {}
-    for iid in assignment.values():
-        if iid is not None:
-            sizes[iid] = sizes.get(iid, 0) + 1
-    for inc in incidents:
-        inc.size = sizes.get(inc.id, 0)
-    store.replace_incidents([i for i in incidents if i.size], assignment)
-    assigned = sum(v is not None for v in assignment.values())
+    assigned = _store_assignment(store, incidents, assignment)
     return len(model.ids), assigned, n_fallback, len(assignment) - assigned
 
 
