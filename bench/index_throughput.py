@@ -9,57 +9,29 @@ Russian bank reviews), so it measures realistic text lengths.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
-from datetime import timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from complaintwatch.models import Post, SiteKind  # noqa: E402
+from complaintwatch.models import Post  # noqa: E402
 from indexer.chunking import chunks  # noqa: E402
 from indexer.embedders import get_embedder  # noqa: E402
 from indexer.pipeline import embed_text, run_index  # noqa: E402
 from indexer.store import open_store  # noqa: E402
+from tests.corpora import load_cfpb, load_ru_reviews  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 
 
 def load(n: int) -> list[Post]:
-    from datetime import datetime
-
-    posts = []
-    csv.field_size_limit(10**7)
-    with open(SHARED / "cfpb_complaints_mixed_2015-2020_narratives.csv", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            posts.append(
-                Post(
-                    url=f"https://cfpb.example/{i}",
-                    source_site="cfpb",
-                    site_kind=SiteKind.REVIEW,
-                    title=row["Issue"],
-                    text=row["Consumer complaint narrative"],
-                    published_at=datetime.strptime(row["Date received"], "%Y/%m/%d").replace(tzinfo=timezone.utc),
-                )
-            )
-    with open(SHARED / "ru_gazprombank_reviews_banki_sravni_2025_sample.csv", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            posts.append(
-                Post(
-                    url=f"https://ru.example/{i}",
-                    source_site="ru",
-                    site_kind=SiteKind.REVIEW,
-                    title=row["product_type"],
-                    text=row["review_text"],
-                )
-            )
-    # interleave languages
-    en, ru = posts[: len(posts) // 2], posts[len(posts) // 2 :]
-    mixed = [p for pair in zip(en, ru) for p in pair]
-    return mixed[:n]
+    """English and Russian complaints, interleaved: realistic lengths, both languages."""
+    en = [p.with_(companies=[]) for p in load_cfpb()]
+    ru = [p.with_(companies=[], language=None) for p in load_ru_reviews()]
+    return [p for pair in zip(en, ru) for p in pair][:n]
 
 
 def main() -> None:

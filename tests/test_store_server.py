@@ -6,8 +6,6 @@ through the parametrised ``store`` fixture; these take only its "es" side."""
 
 from __future__ import annotations
 
-import csv
-import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -16,36 +14,9 @@ import numpy as np
 import pytest
 
 from complaintwatch.models import Incident, Post, SearchFilters, SiteKind
-from tests.conftest import load_ru_reviews
+from tests.corpora import load_cfpb, load_ru_reviews
 
 es_only = pytest.mark.parametrize("store", ["es"], indirect=True)
-
-
-def load_cfpb(shared, limit: int | None = None) -> list[Post]:
-    """Real CFPB narratives (English), company from the complaint."""
-    csv.field_size_limit(10**7)
-    posts = []
-    with (shared / "data" / "cfpb_complaints_mixed_2015-2020_narratives.csv").open(encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh)):
-            text = row["Consumer complaint narrative"].strip()
-            if not text:
-                continue
-            company = re.sub(r"[^a-z0-9]+", "-", row["Company"].lower()).strip("-")[:40] or "unknown"
-            posts.append(
-                Post(
-                    url=f"https://www.consumerfinance.gov/complaint/{row['Complaint ID'] or i}",
-                    source_site="consumerfinance.gov",
-                    site_kind=SiteKind.REVIEW,
-                    title=row["Issue"],
-                    text=text,
-                    published_at=datetime.strptime(row["Date received"], "%Y/%m/%d").replace(tzinfo=timezone.utc),
-                    language="en",
-                    companies=[company],
-                )
-            )
-            if limit and len(posts) >= limit:
-                break
-    return posts
 
 
 def mixed_posts(shared, n: int) -> list[Post]:
