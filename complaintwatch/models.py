@@ -34,9 +34,8 @@ def canonical_url(url: str) -> str:
     query = urlencode(
         sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k))
     )
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/")
+    # "/x/" -> "/x"; a root of only slashes ("//") stays "/", so the result is canonical again
+    path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, query, parts.fragment))
 
 
@@ -139,3 +138,19 @@ class Incident:
     keywords: list[str] = field(default_factory=list)
     size: int = 0
     taxonomy_key: str | None = None  # set when the cluster matched a seed-taxonomy entry
+    # up to 3 post ids that show the type best (closest to the cluster centroid
+    # or, for a taxonomy-only type, to the seed type's prototype), best first
+    representatives: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SavedSearch:
+    """An alert: a saved search (query + filters) or a company x incident type
+    watch, evaluated on request (new posts since last_seen_at, spikes)."""
+
+    name: str
+    kind: str  # "search" (params: q, company, incident, site, lang, from, to) | "watch" (company, incident)
+    params: dict = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
+    last_seen_at: datetime | None = None  # posts published after this are new; None = created_at
+    id: int | None = None  # assigned by the store

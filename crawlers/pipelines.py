@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from scrapy.exceptions import DropItem
@@ -11,7 +12,9 @@ from complaintwatch.models import Post, SiteKind, site_of, utcnow
 from indexer.companies import CompanyResolver
 from indexer.language import detect_language
 from indexer.store import open_store
+from indexer.store.base import UpsertResult, is_taken_down
 
+from . import frontier
 from .extraction.company_reply import looks_like_company_reply
 from .extraction.dates import parse_published
 from .items import PostItem
@@ -19,6 +22,16 @@ from .items import PostItem
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 200_000  # a longer "post" is a dump, not a complaint
+# lone surrogates (a JSON "\ud83d" cut in half) and control characters: no
+# store, feed or export can take them
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(value: str | None) -> str | None:
+    return _UNSTORABLE.sub("\ufffd", value) if value else value
+
+
+_AUTHOR_BADGES = {"post author", "blog author"}  # what the blog spider sets for WordPress/Blogger
 
 
 class ValidatePipeline:
@@ -27,8 +40,10 @@ class ValidatePipeline:
     def process_item(self, item, spider=None):
         if not isinstance(item, PostItem):
             return item
-        item.title = " ".join((item.title or "").split())[:500]
-        item.text = (item.text or "").strip()
+        item.title = " ".join(storable(item.title or "").split())[:500]
+        item.text = storable(item.text or "").strip()
+        item.author = storable(item.author)
+        item.company_hint = storable(item.company_hint)
         if not item.text:
             raise DropItem(f"empty post at {item.url}")
         if item.site_kind not in SiteKind._value2member_map_:
@@ -58,6 +73,11 @@ class BuildPostPipeline:
     def __init__(self):
         self.resolver = CompanyResolver.default()
         self._names = [n for c in self.resolver.companies.values() for n in (c.name, *c.aliases)]
+        self._domains = {d.lower().removeprefix("www.") for c in self.resolver.companies.values() for d in c.domains}
+
+    def _company_site(self, url: str) -> bool:
+        host = site_of(url).split(":")[0]
+        return any(host == d or host.endswith("." + d) for d in self._domains)
 
     def process_item(self, item, spider=None):
         if not isinstance(item, PostItem):
@@ -66,6 +86,8 @@ class BuildPostPipeline:
         if is_reply is None:
             is_reply = item.parent_url is not None and (
                 looks_like_company_reply(item.author, item.author_badge, item.text, self._names)
+                # the post's own author answering on the company's own blog
+                or (item.author_badge in _AUTHOR_BADGES and self._company_site(item.url))
             )
         return Post(
             url=item.url,
@@ -89,37 +111,79 @@ class StorePipeline:
     """Upsert Posts into the store in batches; whatever was scraped before a
     crash is already committed, and re-crawls update in place."""
 
-    def __init__(self, store_url: str, batch: int, stats=None):
+    def __init__(self, store_url: str, batch: int, stats=None, signals=None):
         self.stats = stats
+        self.signals = signals  # tells a JOBDIR crawl (crawlers.frontier) what is committed
         self.store_url = store_url
         self.batch = batch
         self.buffer: list[Post] = []
         self.store = None
+        self.takedowns: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
-        return cls(s.get("COMPLAINTWATCH_STORE"), s.getint("COMPLAINTWATCH_STORE_BATCH", 200), crawler.stats)
+        return cls(
+            s.get("COMPLAINTWATCH_STORE"), s.getint("COMPLAINTWATCH_STORE_BATCH", 200), crawler.stats, crawler.signals
+        )
 
     def open_spider(self, spider=None):
         self.store = open_store(self.store_url)
+        self.takedowns = set(self.store.takedowns())
+        if self.signals is not None:
+            self.signals.send_catch_log(frontier.store_opened)
 
     def process_item(self, item, spider=None):
         if isinstance(item, Post):
+            # a taken-down post can still arrive without its page being fetched (feed entries, listings)
+            if any(is_taken_down(u, self.takedowns) for u in (item.url, item.thread_url, item.parent_url)):
+                if self.stats is not None:
+                    self.stats.inc_value("complaintwatch/taken_down_skipped")
+                raise DropItem(f"taken-down URL {item.url}")
             self.buffer.append(item)
             if len(self.buffer) >= self.batch:
                 self._flush()
         return item
 
     def _flush(self) -> None:
-        if not self.buffer:
-            return
-        res = self.store.upsert_posts(self.buffer)
-        self.buffer = []
-        if self.stats is not None:
-            self.stats.inc_value("complaintwatch/new", res.new)
-            self.stats.inc_value("complaintwatch/updated", res.updated)
-            self.stats.inc_value("complaintwatch/unchanged", res.unchanged)
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            res = self._upsert(batch)
+            if self.stats is not None:
+                self.stats.inc_value("complaintwatch/new", res.new)
+                self.stats.inc_value("complaintwatch/updated", res.updated)
+                self.stats.inc_value("complaintwatch/unchanged", res.unchanged)
+        if self.signals is not None:
+            self.signals.send_catch_log(frontier.store_committed)  # everything handed over so far is stored
+
+    def _upsert(self, batch: list[Post]) -> UpsertResult:
+        """One post the store refuses must not cost its whole batch: on failure
+        the batch is stored post by post and what still fails is logged and
+        skipped. When the store itself is down, raise (nothing counts as stored)."""
+        try:
+            return self.store.upsert_posts(batch)
+        except Exception as exc:
+            log.warning("storing %d posts failed (%s): storing them one by one", len(batch), exc)
+        res, failed, last = UpsertResult(), 0, None
+        for post in batch:
+            try:
+                res += self.store.upsert_posts([post])
+            except Exception as exc:
+                failed, last = failed + 1, exc
+                log.error("post not stored, skipped: %s (%s)", post.url, exc)
+        if failed and self.stats is not None:
+            self.stats.inc_value("complaintwatch/store_failed", failed)
+        if failed == len(batch) and not self._store_answers():
+            self.buffer = batch + self.buffer
+            raise RuntimeError(f"the store refused all {failed} posts of a batch") from last
+        return res
+
+    def _store_answers(self) -> bool:
+        try:
+            self.store.count_posts()
+            return True
+        except Exception:
+            return False
 
     def close_spider(self, spider=None):
         self._flush()

@@ -26,9 +26,27 @@ RETRY_TIMES = 2
 # HTTP cache: re-crawls revalidate instead of re-downloading (RFC2616 policy
 # honours ETag/Last-Modified, so unchanged pages cost a 304).
 HTTPCACHE_ENABLED = True
-HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+# RFC2616Policy, except that a page without an explicit lifetime is revalidated
+# on every crawl instead of trusting a Last-Modified heuristic (see the module).
+HTTPCACHE_POLICY = "crawlers.httpcache.RevalidatingPolicy"
+HTTPCACHE_HEURISTIC_MAX_AGE = 0
 HTTPCACHE_DIR = "httpcache"
 HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 429]
+
+# --jobdir that survives a hard kill: a journal of the frontier replaces
+# Scrapy's disk queue, and a page only counts as done once its posts are
+# committed to the store (crawlers/frontier.py).
+SCHEDULER = "crawlers.frontier.ResumableScheduler"
+SPIDER_MIDDLEWARES = {"crawlers.frontier.FrontierMiddleware": 10}
+
+# Never fetch a URL on the store's takedown list; a page over DOWNLOAD_MAXSIZE
+# is a logged skip (crawlers/middlewares.py). FrontierDownloaderMiddleware (the
+# last to see an exception) tells a JOBDIR crawl that a request failed for good.
+DOWNLOADER_MIDDLEWARES = {
+    "crawlers.frontier.FrontierDownloaderMiddleware": 10,
+    "crawlers.middlewares.TakedownMiddleware": 50,
+    "crawlers.middlewares.SkipOversizeMiddleware": 60,
+}
 
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,

@@ -189,6 +189,33 @@ def _store_assignment(store: Store, incidents: list[Incident], assignment: dict[
     return sum(sizes.values())
 
 
+def _set_representatives(
+    incidents: list[Incident],
+    assignment: dict[int, int | None],
+    vectors: dict[int, np.ndarray],
+    chosen: dict[int, list[int]],
+    centres: dict[int, np.ndarray],
+    n: int,
+) -> None:
+    """Each incident type's ``n`` representative posts: the clustering's picks
+    (closest to the centroid) that are still members after the taxonomy
+    guidance, topped up with the remaining members nearest to ``centres[id]``
+    (the cluster centroid, or a taxonomy-only type's prototype)."""
+    members: dict[int, list[int]] = {}
+    for pid, iid in assignment.items():
+        if iid is not None and pid in vectors:
+            members.setdefault(iid, []).append(pid)
+    for inc in incidents:
+        mine = members.get(inc.id, [])
+        reps = [pid for pid in chosen.get(inc.id, []) if assignment.get(pid) == inc.id][:n]
+        centre = centres.get(inc.id)
+        if len(reps) < n and mine and centre is not None:
+            rest = [pid for pid in mine if pid not in reps]
+            sims = np.vstack([vectors[pid] for pid in rest]) @ centre if rest else np.zeros(0)
+            reps += [rest[i] for i in np.argsort(-sims, kind="stable")[: n - len(reps)]]
+        inc.representatives = [int(pid) for pid in reps]
+
+
 def cluster_incidents(
     store: Store,
     embedder: Embedder,
@@ -220,6 +247,12 @@ def cluster_incidents(
     vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
     n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size)
     incidents += list(guide.extra.values())
+    centres = dict(result.centroids) | {
+        iid: next(p.vector for p in protos if p.key == inc.taxonomy_key) for iid, inc in guide.extra.items()
+    }
+    _set_representatives(
+        incidents, assignment, vectors, result.representatives, centres, model.config.n_representatives
+    )
     assigned = _store_assignment(store, incidents, assignment)
     if model_path is not None:
         model.save(model_path)

@@ -147,7 +147,7 @@ def _posts() -> tuple[list[Post], dict[str, int], dict[str, tuple[list[str], str
         add(
             f"delivery{i}",
             f"https://irecommend.example/content/ozon-dostavka-{i}",
-            "Задержка доставки Ozon",
+            f"Задержка доставки Ozon, заказ #{2000 + i}",  # distinct posts: an identical text would be one story
             _DELIVERY_TEXTS[i % len(_DELIVERY_TEXTS)],
             ["ozon"],
             "ru",
@@ -225,7 +225,7 @@ def _posts() -> tuple[list[Post], dict[str, int], dict[str, tuple[list[str], str
         add(
             f"card{i}",
             f"https://banki.example/reviews/{i}",
-            "Блокировка карты",
+            f"Блокировка карты, отзыв #{3000 + i}",  # distinct posts: an identical text would be one story
             _CARD_TEXTS[2 + i % 2],
             ["sberbank"],
             "ru",

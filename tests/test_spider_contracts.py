@@ -1,6 +1,7 @@
 """`scrapy check`: the @url/@returns/@scrapes contracts in the spiders'
 docstrings point at http://127.0.0.1:8765/<saved page>, i.e. ../shared/pages
-served locally (by hand: `cd ../shared/pages && python -m http.server 8765`)."""
+served locally (by hand: `cd ../shared/pages && python -m http.server 8765`).
+The test serves them on a free port and tests/contract_url.py redirects @url."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 
 from tests.crawl_helpers import REPO_ROOT, SHARED_PAGES, make_handler
 
-PORT = 8765
 SETTINGS = """SPIDER_MODULES = ["crawlers.spiders"]
+# @url on this test's free port instead of the documented 8765
+SPIDER_CONTRACTS = {"scrapy.contracts.default.UrlContract": None, "tests.contract_url.LocalUrlContract": 1}
 ROBOTSTXT_OBEY = True
 HTTPCACHE_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -26,12 +28,9 @@ LOG_LEVEL = "WARNING"
 
 @pytest.fixture(scope="module")
 def contract_server():
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", PORT), make_handler(SHARED_PAGES))
-    except OSError:
-        pytest.fail(f"port {PORT} is busy; the contracts' @url needs it free")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(SHARED_PAGES))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield
+    yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
@@ -42,6 +41,7 @@ def test_scrapy_check_passes(contract_server, tmp_path):
         **os.environ,
         "SCRAPY_SETTINGS_MODULE": "contract_settings",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(tmp_path)]),
+        "CW_CONTRACT_BASE": contract_server,
     }
     listed = subprocess.run(
         [sys.executable, "-m", "scrapy", "check", "-l"],

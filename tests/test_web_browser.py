@@ -148,3 +148,25 @@ def test_xss_does_not_execute(page, server, ds):
     assert "<img src=x onerror=alert(2)>" in page.locator(".post-text").inner_text()
     assert page.locator("article.post img").count() == 0
     # the dialog/CSP/page-error checks run in the fixture teardown
+
+
+def test_save_search_as_alert(page, server):
+    page.goto(server.url + "/search?q=" + quote("отменили заказ") + "&company=ozon")
+    name = f"Ozon cancellations {XSS}"
+    page.fill("form.save-alert input[name=name]", name)
+    with page.expect_navigation():
+        page.click("#save-alert")
+    assert re.search(r"/alerts#alert-\d+$", page.url)
+    assert "Saved the alert" in page.locator("p.flash").inner_text()
+    row = page.locator("#alerts-table tr.alert-row", has_text="Ozon cancellations")
+    assert row.count() == 1
+    assert row.locator("a.alert-name").inner_text() == name  # the hostile name shown as text
+    assert "отменили заказ" in row.inner_text() and row.locator(".new-count").inner_text() == "0"
+    # its page, its feed link, then delete it
+    with page.expect_navigation():
+        row.locator("a.alert-name").click()
+    assert page.locator("h1").inner_text() == name
+    assert page.locator("link[type='application/atom+xml']").count() == 1
+    with page.expect_navigation():
+        page.click("button.delete")
+    assert page.locator("#alerts-table tr.alert-row", has_text="Ozon cancellations").count() == 0

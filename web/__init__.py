@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from indexer.store.base import Store
 
+from . import privacy
 from .feeds import post_title
 from .serialize import safe_url
 from .services import DEFAULTS, Services, builtin_company_names, company_name
@@ -51,12 +52,14 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
         store=store, embedder=embedder, company_names=dict(builtin_company_names() if names is None else names)
     )
 
-    from . import api, export
-    from .views import companies, incidents, posts, search
+    from . import api, csrf, export
+    from .views import alerts, companies, compare, incidents, posts, search
 
-    for bp in (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, export.bp):
+    for bp in (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, export.bp, compare.bp, alerts.bp):
         app.register_blueprint(bp)
+    csrf.init_app(app)  # SECRET_KEY, sessions, the token check on every form POST
 
+    privacy.init_app(app)  # the `author` filter; refuses PSEUDONYMISE_AUTHORS without a key
     app.jinja_env.filters["http_url"] = safe_url
     app.jinja_env.filters["post_title"] = post_title
     app.jinja_env.globals["TREND_HELP"] = TREND_HELP

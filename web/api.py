@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, jsonify, request, url_for
 
+from .alerts import TooManyAlerts, create_alert, evaluate, new_posts, now_utc
 from .openapi import openapi_spec
-from .params import MAX_SQL_INT, BadParam, parse_search_params
-from .reports import company_post_count, company_report, incident_report, incidents_by_id
+from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
+from .reports import company_post_count, company_report, compare_report, incident_report, incidents_by_id
 from .search import run_search
-from .serialize import company_dict, company_summary, incident_dict, incident_report_dict, post_dict
+from .serialize import (
+    alert_dict,
+    company_dict,
+    company_summary,
+    compare_dict,
+    incident_dict,
+    incident_report_dict,
+    post_dict,
+    story_source_dict,
+)
 from .services import setting, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -95,9 +105,92 @@ def post(post_id: int):
         abort(404, description=f"unknown post {post_id}")
     incs = incidents_by_id()
     thread = store().thread(p.thread_url or p.url)
-    return jsonify({"post": post_dict(p, incs), "thread": [post_dict(t, incs) for t in thread]})
+    return jsonify(
+        {
+            "post": post_dict(p, incs),
+            "thread": [post_dict(t, incs) for t in thread],
+            "also_posted_at": [story_source_dict(o) for o in store().same_story(p)],
+        }
+    )
 
 
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_spec())
+
+
+@bp.get("/compare")
+def compare():
+    known = dict(store().companies())
+    chosen, _ = parse_companies(request.args, known, strict=True, max_companies=setting("COMPARE_MAX"))
+    if len(chosen) < 2:
+        raise BadParam("c", "give two or more companies, e.g. ?c=ozon&c=wildberries")
+    return jsonify(compare_dict(compare_report(chosen)))
+
+
+# -- alerts: the writes take a JSON body (never a form: see web/csrf.py) --
+
+
+def _json_body() -> dict:
+    if request.mimetype != "application/json":
+        abort(415, description="send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadParam("body", "must be a JSON object")
+    return body
+
+
+def _saved(alert_id: int):
+    a = store().get_saved_search(alert_id) if alert_id <= MAX_SQL_INT else None
+    if a is None:
+        abort(404, description=f"unknown alert {alert_id}")
+    return a
+
+
+@bp.get("/alerts")
+def alerts():
+    incs, now = incidents_by_id(), now_utc()
+    return jsonify({"alerts": [alert_dict(evaluate(a, now, incs)) for a in store().saved_searches()]})
+
+
+@bp.post("/alerts")
+def new_alert():
+    body = _json_body()
+    name, kind, params = body.get("name") or "", body.get("kind") or "search", body.get("params") or {}
+    if not isinstance(name, str):
+        raise BadParam("name", "must be a string")
+    if not isinstance(kind, str):
+        raise BadParam("kind", "must be search or watch")
+    if not isinstance(params, dict):
+        raise BadParam("params", "must be a JSON object")
+    try:
+        a = create_alert(name, kind, params)
+    except TooManyAlerts as exc:
+        return json_error(409, str(exc))
+    resp = jsonify(alert_dict(evaluate(a)))
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("api.alert", alert_id=a.id)
+    return resp
+
+
+@bp.get("/alerts/<int:alert_id>")
+def alert(alert_id: int):
+    a = _saved(alert_id)
+    incs = incidents_by_id()
+    posts = new_posts(a, setting("FEED_ENTRIES"))
+    return jsonify({**alert_dict(evaluate(a, incidents=incs)), "new": [post_dict(p, incs) for p in posts]})
+
+
+@bp.delete("/alerts/<int:alert_id>")
+def delete_alert(alert_id: int):
+    a = _saved(alert_id)
+    store().delete_saved_search(a.id)
+    return jsonify({"deleted": a.id})
+
+
+@bp.post("/alerts/<int:alert_id>/seen")
+def alert_seen(alert_id: int):
+    _json_body()
+    a = _saved(alert_id)
+    store().mark_saved_search_seen(a.id, now_utc())
+    return jsonify(alert_dict(evaluate(store().get_saved_search(a.id))))

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, jsonify, request
 
 from .params import BadParam, parse_search_params
+from .privacy import shown_author
 from .reports import incidents_by_id
 from .search import all_results
 from .serialize import iso, post_dict
@@ -81,7 +82,7 @@ def export_csv():
             p.incident_id,
             inc.label_en if inc else "",
             p.title,
-            p.author,
+            shown_author(p.author),
             p.text,
             p.source_site,
             p.language,

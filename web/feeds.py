@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from complaintwatch.models import Incident, Post
 
+from .privacy import shown_author
 from .serialize import safe_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -49,11 +50,33 @@ def company_feed(
     post_url: Callable[[Post], str],
     incidents: dict[int, Incident],
 ) -> bytes:
+    return posts_feed(
+        f"complaintwatch: {name}",
+        f"Latest complaints mentioning {name} ({company})",
+        posts,
+        self_url=self_url,
+        html_url=html_url,
+        post_url=post_url,
+        incidents=incidents,
+    )
+
+
+def posts_feed(
+    title: str,
+    subtitle: str,
+    posts: list[Post],
+    *,
+    self_url: str,
+    html_url: str,
+    post_url: Callable[[Post], str],
+    incidents: dict[int, Incident],
+) -> bytes:
+    """An Atom feed of ``posts`` (in the order given)."""
     # plain tag names under an explicit default namespace declaration
     feed = ET.Element("feed", {"xmlns": ATOM})
     _el(feed, "id", self_url)
-    _el(feed, "title", f"complaintwatch: {name}")
-    _el(feed, "subtitle", f"Latest complaints mentioning {name} ({company})")
+    _el(feed, "title", title)
+    _el(feed, "subtitle", subtitle)
     stamps = [p.published_at or p.fetched_at for p in posts]
     _el(feed, "updated", _stamp(max(stamps) if stamps else datetime.now(timezone.utc)))
     _el(feed, "link", rel="self", type="application/atom+xml", href=self_url)
@@ -70,7 +93,7 @@ def company_feed(
         if p.published_at:
             _el(entry, "published", _stamp(p.published_at))
         a = _el(entry, "author")
-        _el(a, "name", p.author or "unknown")
+        _el(a, "name", shown_author(p.author) or "unknown")
         _el(entry, "link", rel="alternate", type="text/html", href=url)
         source = safe_url(p.url)
         if source:

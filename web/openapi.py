@@ -89,6 +89,11 @@ SCHEMAS = {
             "keywords": {"type": "array", "items": {"type": "string"}},
             "size": {"type": "integer"},
             "taxonomy_key": _NULLABLE_STR,
+            "representatives": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Ids of up to 3 posts closest to the type's centre, best first.",
+            },
             "links": _LINKS,
         },
     },
@@ -127,22 +132,110 @@ SCHEMAS = {
                 "type": "object",
                 "properties": {
                     "recurring_failures": {"type": "array", "items": _ref("RecurringFailure")},
-                    "replies": {
-                        "type": "object",
-                        "properties": {
-                            "threads_with_comments": {"type": "integer"},
-                            "threads_with_company_reply": {"type": "integer"},
-                            "share": {"type": "number", "nullable": True},
-                            "sampled": {
-                                "type": "boolean",
-                                "description": "true: counted over the latest threads only (REPLY_SAMPLE).",
-                            },
-                        },
-                    },
+                    "replies": _ref("Replies"),
                     "latest_posts": {"type": "array", "items": _ref("Post")},
                 },
             },
         ]
+    },
+    "Replies": {
+        "type": "object",
+        "description": "Over all the company's opening posts: threads with comments, and those it replied in.",
+        "properties": {
+            "threads_with_comments": {"type": "integer"},
+            "threads_with_company_reply": {"type": "integer"},
+            "share": {"type": "number", "nullable": True},
+        },
+    },
+    "Compare": {
+        "type": "object",
+        "properties": {
+            "companies": {
+                "type": "array",
+                "description": "In the order asked for.",
+                "items": {
+                    "allOf": [
+                        _ref("CompanySummary"),
+                        {"type": "object", "properties": {"replies": _ref("Replies")}},
+                    ]
+                },
+            },
+            "incidents": {
+                "type": "array",
+                "description": "Every incident type any of the companies has, most posts (all together) first.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "incident_id": {"type": "integer"},
+                        "label_en": _NULLABLE_STR,
+                        "label_ru": _NULLABLE_STR,
+                        "cells": {
+                            "type": "object",
+                            "description": "Company id -> its opening posts of this type and its trend; null: none.",
+                            "additionalProperties": {
+                                "type": "object",
+                                "nullable": True,
+                                "properties": {
+                                    "count": {"type": "integer"},
+                                    "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady"]},
+                                    "recent_count": {"type": "integer"},
+                                    "expected_recent": {"type": "number"},
+                                    "last_seen": _NULLABLE_DT,
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "AlertInput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 200, "description": "Default: a description of the params."},
+            "kind": {"type": "string", "enum": ["search", "watch"], "default": "search"},
+            "params": {
+                "type": "object",
+                "description": "search: q, company, incident, site, lang, from, to (as for /api/v1/search); "
+                "watch: company and incident (both required, both must exist).",
+                "properties": {
+                    "q": {"type": "string"},
+                    "company": {"type": "string"},
+                    "incident": {"type": "integer"},
+                    "site": {"type": "string"},
+                    "lang": {"type": "string"},
+                    "from": {"type": "string", "format": "date"},
+                    "to": {"type": "string", "format": "date"},
+                },
+            },
+        },
+    },
+    "Alert": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["search", "watch"]},
+            "params": {"type": "object"},
+            "description": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_seen_at": {"type": "string", "format": "date-time"},
+            "new_posts": {"type": "integer", "description": "Matching posts published after last_seen_at."},
+            "spike": {
+                "type": "object",
+                "properties": {
+                    "spike": {
+                        "type": "boolean",
+                        "description": "last_30_days >= 2 x expected_30_days and >= 3 posts.",
+                    },
+                    "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady"]},
+                    "last_30_days": {"type": "integer"},
+                    "previous_180_days": {"type": "integer"},
+                    "expected_30_days": {"type": "number", "description": "previous_180_days / 6."},
+                },
+            },
+            "links": _LINKS,
+        },
     },
     "SearchResult": {
         "type": "object",
@@ -162,8 +255,8 @@ SCHEMAS = {
             "mode": {"type": "string", "enum": ["search", "latest"]},
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
-            "total": {"type": "integer", "nullable": True, "description": "null for the latest-posts listing."},
-            "pages": {"type": "integer", "nullable": True},
+            "total": {"type": "integer", "description": "Results (up to the result cap)."},
+            "pages": {"type": "integer"},
             "has_next": {"type": "boolean"},
             "results": {"type": "array", "items": _ref("SearchResult")},
         },
@@ -247,10 +340,15 @@ def openapi_spec() -> dict:
                                             },
                                         },
                                     },
-                                    "posts": {"type": "array", "items": _ref("Post")},
-                                    "companies_sampled": {
-                                        "type": "boolean",
-                                        "description": "true: counted over the latest posts only (the result cap).",
+                                    "posts": {
+                                        "type": "array",
+                                        "items": _ref("Post"),
+                                        "description": "The latest opening posts.",
+                                    },
+                                    "representatives": {
+                                        "type": "array",
+                                        "items": _ref("Post"),
+                                        "description": "Up to 3 posts closest to the type's centre, best first.",
                                     },
                                 },
                             }
@@ -270,11 +368,100 @@ def openapi_spec() -> dict:
                                 "properties": {
                                     "post": _ref("Post"),
                                     "thread": {"type": "array", "items": _ref("Post")},
+                                    "also_posted_at": {
+                                        "type": "array",
+                                        "description": "The same story (same text) stored at other URLs.",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "id": {"type": "integer"},
+                                                "url": {"type": "string"},
+                                                "source_site": {"type": "string"},
+                                                "published_at": _NULLABLE_STR,
+                                                "links": {"type": "object"},
+                                            },
+                                        },
+                                    },
                                 },
                             }
                         ),
                         "404": _ERR,
                     },
+                }
+            },
+            "/api/v1/compare": {
+                "get": {
+                    "summary": "Two or more companies side by side on incident types",
+                    "parameters": [
+                        {
+                            "name": "c",
+                            "in": "query",
+                            "required": True,
+                            "description": "Company id; repeat it (?c=ozon&c=wildberries), 2 to 6 companies.",
+                            "schema": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 6},
+                            "style": "form",
+                            "explode": True,
+                        }
+                    ],
+                    "responses": {"200": _ok(_ref("Compare")), "400": _ERR},
+                }
+            },
+            "/api/v1/alerts": {
+                "get": {
+                    "summary": "Saved searches and watches, with new-post counts and spike flags",
+                    "responses": {
+                        "200": _ok(
+                            {"type": "object", "properties": {"alerts": {"type": "array", "items": _ref("Alert")}}}
+                        )
+                    },
+                },
+                "post": {
+                    "summary": "Save a search or watch a company x incident type",
+                    "description": "Takes a JSON body (Content-Type: application/json; anything else is 415).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("AlertInput")}},
+                    },
+                    "responses": {
+                        "201": _ok(_ref("Alert"), "Created; Location: the alert's API URL"),
+                        "400": _ERR,
+                        "409": _ERR,
+                        "415": _ERR,
+                    },
+                },
+            },
+            "/api/v1/alerts/{alert_id}": {
+                "get": {
+                    "summary": "An alert, its state and its new posts (newest first)",
+                    "parameters": [_path("alert_id", "Alert id.", {"type": "integer"})],
+                    "responses": {
+                        "200": _ok(
+                            {
+                                "allOf": [
+                                    _ref("Alert"),
+                                    {"type": "object", "properties": {"new": {"type": "array", "items": _ref("Post")}}},
+                                ]
+                            }
+                        ),
+                        "404": _ERR,
+                    },
+                },
+                "delete": {
+                    "summary": "Delete an alert",
+                    "parameters": [_path("alert_id", "Alert id.", {"type": "integer"})],
+                    "responses": {
+                        "200": _ok({"type": "object", "properties": {"deleted": {"type": "integer"}}}),
+                        "404": _ERR,
+                    },
+                },
+            },
+            "/api/v1/alerts/{alert_id}/seen": {
+                "post": {
+                    "summary": "Mark an alert's posts seen (last_seen_at = now)",
+                    "description": "Takes a JSON body, {} will do (Content-Type: application/json).",
+                    "parameters": [_path("alert_id", "Alert id.", {"type": "integer"})],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": _ok(_ref("Alert")), "404": _ERR, "415": _ERR},
                 }
             },
             "/api/v1/openapi.json": {

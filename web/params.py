@@ -183,3 +183,26 @@ def parse_search_params(
     for fn in (_incident, _from, _to, _sort, _per_page, _page):
         attempt(fn)
     return p
+
+
+def parse_companies(
+    args: MultiDict, known: dict[str, int], *, strict: bool, max_companies: int, name: str = "c"
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """The companies to compare (repeated ``c``; commas also separate), as
+    (id, post count) in the order given, without repeats, and notices.
+    Strict: an unknown company or too many is a BadParam; lenient: dropped
+    with a notice."""
+    wanted = list(dict.fromkeys(c for raw in args.getlist(name)[:100] for c in map(clean_text, raw.split(",")) if c))
+    unknown = [c for c in wanted if c not in known]
+    chosen = [(c, known[c]) for c in wanted if c in known]
+    if strict and unknown:
+        raise BadParam(name, f"unknown company {unknown[0]!r}")
+    if strict and len(chosen) > max_companies:
+        raise BadParam(name, f"at most {max_companies} companies")
+    notices = []
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+        notices.append(f"Ignored {name}: unknown compan{'y' if len(unknown) == 1 else 'ies'} {shown}.")
+    if len(chosen) > max_companies:
+        notices.append(f"Ignored {name}: at most {max_companies} companies side by side.")
+    return chosen[:max_companies], notices

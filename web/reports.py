@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -51,10 +50,9 @@ class CompanyReport:
     post_count: int
     rows: list[IncidentRow]
     months: list[str]  # the common x axis of every timeline chart
-    threads: int  # root posts (among the latest REPLY_SAMPLE) that have comments
+    threads: int  # the company's opening posts whose thread has comments
     replied: int  # ...of which the company replied in
     latest: list[Post] = field(default_factory=list)
-    reply_sampled: bool = False  # True when only the latest REPLY_SAMPLE threads were inspected
 
     @property
     def reply_share(self) -> float | None:
@@ -66,26 +64,13 @@ def company_post_count(company: str) -> int | None:
     return dict(store().companies()).get(company)
 
 
-def reply_counts(company: str, sample: int) -> tuple[int, int, bool]:
-    """(threads with comments, threads with a company reply, sampled) over the
-    company's latest ``sample`` root posts; sampled: there may be older ones."""
-    s = store()
-    roots = s.latest_posts(SearchFilters(company=company, include_comments=False), limit=sample)
-    threads = replied = 0
-    for root in roots:
-        posts = s.thread(root.thread_url or root.url)
-        if not any(p.id != root.id for p in posts):
-            continue
-        threads += 1
-        replied += any(p.is_company_reply for p in posts)
-    return threads, replied, len(roots) >= sample
-
-
-def company_report(company: str, post_count: int, on: date | None = None) -> CompanyReport:
-    on = on or today()
-    s = store()
-    incs = incidents_by_id()
-    stats = s.company_incident_stats(company)
+def incident_rows(
+    company: str, on: date, incs: dict[int, Incident] | None = None
+) -> tuple[list[IncidentRow], list[str]]:
+    """The company's incident types (largest first) with their trends as of
+    ``on``, and the months of their common timeline axis."""
+    incs = incidents_by_id() if incs is None else incs
+    stats = store().company_incident_stats(company)
     volume: dict[str, int] = {}  # the company's own baseline: all its typed posts per month
     for st in stats:
         for m, n in st.monthly.items():
@@ -105,23 +90,72 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
     all_months = [m for r in rows for m, n in r.monthly.items() if n]
     current = f"{on.year:04d}-{on.month:02d}"
     months = month_range(min(min(all_months), current), max(max(all_months), current)) if all_months else []
-    threads, replied, sampled = reply_counts(company, setting("REPLY_SAMPLE"))
+    return rows, months
+
+
+def company_report(company: str, post_count: int, on: date | None = None) -> CompanyReport:
+    on = on or today()
+    s = store()
+    rows, months = incident_rows(company, on)
+    threads, replied = s.company_reply_stats(company)
     latest = s.latest_posts(SearchFilters(company=company), limit=setting("LATEST_ON_COMPANY"))
-    return CompanyReport(company, post_count, rows, months, threads, replied, latest, sampled)
+    return CompanyReport(company, post_count, rows, months, threads, replied, latest)
 
 
 @dataclass(slots=True)
 class IncidentReport:
     incident: Incident
     companies: list[tuple[str, int]]  # most-hit first (opening posts only)
-    posts: list[Post]
-    sampled: bool = False  # True when counted over the latest MAX_RESULTS posts only
+    posts: list[Post]  # the latest opening posts
+    representatives: list[Post] = field(default_factory=list)  # closest to the type's centre, best first
 
 
 def incident_report(incident: Incident, examples: int = 8) -> IncidentReport:
     s = store()
-    cap = setting("MAX_RESULTS")
-    roots = s.latest_posts(SearchFilters(incident_id=incident.id, include_comments=False), limit=cap)
-    counts = Counter(c for p in roots for c in dict.fromkeys(p.companies))
-    companies = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return IncidentReport(incident, companies, roots[:examples], len(roots) >= cap)
+    companies = s.incident_company_counts(incident.id)
+    latest = s.latest_posts(SearchFilters(incident_id=incident.id, include_comments=False), limit=examples)
+    by_id = s.get_posts(incident.representatives) if incident.representatives else {}
+    reps = [by_id[i] for i in incident.representatives if i in by_id]
+    return IncidentReport(incident, companies, latest, reps)
+
+
+@dataclass(slots=True)
+class CompareColumn:
+    id: str
+    post_count: int
+    threads: int
+    replied: int
+    rows: dict[int, IncidentRow]  # incident id -> the company's row
+
+    @property
+    def reply_share(self) -> float | None:
+        return self.replied / self.threads if self.threads else None
+
+
+@dataclass(slots=True)
+class CompareReport:
+    columns: list[CompareColumn]  # in the order asked for
+    incident_ids: list[int]  # every incident type any of them has, most posts (all together) first
+    incidents: dict[int, Incident]
+
+    def label(self, incident_id: int) -> str:
+        return incident_label(self.incidents.get(incident_id), incident_id)
+
+
+def compare_report(companies: list[tuple[str, int]], on: date | None = None) -> CompareReport:
+    """Side by side: (company id, post count) pairs -> rows = incident types,
+    columns = companies, with each company's own trends and reply share."""
+    on = on or today()
+    s = store()
+    incs = incidents_by_id()
+    columns = []
+    for company, n in companies:
+        rows, _ = incident_rows(company, on, incs)
+        threads, replied = s.company_reply_stats(company)
+        columns.append(CompareColumn(company, n, threads, replied, {r.incident_id: r for r in rows}))
+    totals: dict[int, int] = {}
+    for col in columns:
+        for iid, r in col.rows.items():
+            totals[iid] = totals.get(iid, 0) + r.count
+    order = sorted(totals, key=lambda iid: (-totals[iid], iid))
+    return CompareReport(columns, order, incs)

@@ -4,12 +4,12 @@ fusion, or the latest posts when the query is empty."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from markupsafe import Markup, escape
 
-from complaintwatch.models import Post, SearchHit
+from complaintwatch.models import Post, SearchFilters, SearchHit
 
 from .params import SearchParams
 from .ranking import reciprocal_rank_fusion
@@ -39,7 +39,7 @@ class ResultItem:
 @dataclass(slots=True)
 class SearchResult:
     items: list[ResultItem]
-    total: int | None  # None when unknown (latest posts)
+    total: int  # capped at MAX_RESULTS
     page: int
     per_page: int
     has_next: bool
@@ -59,13 +59,17 @@ class _Candidate:
     vector: bool
 
 
-def _candidates(params: SearchParams, depth: int) -> tuple[list[_Candidate], int, bool]:
-    """Fused candidates best-first, the estimated total and whether vectors were used."""
+def _candidates(
+    params: SearchParams, depth: int, filters: SearchFilters | None = None, all_text: bool = False
+) -> tuple[list[_Candidate], int, bool]:
+    """Fused candidates best-first, the estimated total and whether vectors were
+    used. ``filters``: instead of the params' own; ``all_text``: every text match
+    (up to the cap), as the date order needs."""
     svc = services()
     cap = setting("MAX_RESULTS")
-    filters = params.filters
+    filters = filters or params.filters
     hits, text_total = svc.store.search_text(params.q, filters, limit=depth)
-    if params.sort == "date" and text_total > len(hits) and len(hits) < cap:
+    if (all_text or params.sort == "date") and text_total > len(hits) and len(hits) < cap:
         # the newest matches may rank low: take all of them (up to the cap)
         hits, text_total = svc.store.search_text(params.q, filters, limit=min(text_total, cap))
     vec: list[tuple[int, float]] = []
@@ -87,13 +91,14 @@ def _candidates(params: SearchParams, depth: int) -> tuple[list[_Candidate], int
 
 
 def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
-    store = services().store
+    # vector-only hits: one batch read for all of them
+    posts = services().store.get_posts([c.post_id for c in cands if c.hit is None])
     out = []
     for c in cands:
         if c.hit is not None:
             post, snip = c.hit.post, Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
         else:
-            post = store.get_post(c.post_id)
+            post = posts.get(c.post_id)
             if post is None:  # deleted since the vector search
                 continue
             snip = start_of_text(post.text or post.title)
@@ -106,8 +111,8 @@ def _by_date(items: list[ResultItem]) -> list[ResultItem]:
     return sorted(items, key=lambda it: it.post.published_at or _OLDEST, reverse=True)
 
 
-def _latest(params: SearchParams, limit: int) -> list[ResultItem]:
-    posts = services().store.latest_posts(params.filters, limit=limit)
+def _latest(params: SearchParams, limit: int, offset: int = 0) -> list[ResultItem]:
+    posts = services().store.latest_posts(params.filters, limit=limit, offset=offset)
     return [ResultItem(p, None, start_of_text(p.text or p.title), "latest") for p in posts]
 
 
@@ -116,13 +121,11 @@ def run_search(params: SearchParams) -> SearchResult:
     cap = setting("MAX_RESULTS")
     pp = params.per_page
     if not params.q:
-        page = params.page
-        items = _latest(params, min(page * pp + 1, cap + 1))
-        while page > 1 and len(items) <= (page - 1) * pp:  # past the end: show the last page
-            page -= 1
-        window = items[(page - 1) * pp : page * pp]
-        has_next = len(items) > page * pp and page * pp < cap
-        return SearchResult(window, None, page, pp, has_next, "latest")
+        total = min(services().store.count_latest(params.filters), cap)
+        pages = max(1, math.ceil(total / pp))
+        page = min(params.page, pages)  # past the end: the last page
+        window = _latest(params, min(pp, total - (page - 1) * pp), offset=(page - 1) * pp) if total else []
+        return SearchResult(window, total, page, pp, page < pages, "latest")
 
     depth = min(max(setting("TEXT_DEPTH"), params.page * pp), cap)
     cands, total, vector_used = _candidates(params, depth)
@@ -143,3 +146,36 @@ def all_results(params: SearchParams) -> list[ResultItem]:
     cands, _, _ = _candidates(params, cap)
     items = _materialise(cands[:cap])
     return _by_date(items) if params.sort == "date" else items
+
+
+def _narrowed(f: SearchFilters, since: datetime | None, until: datetime | None) -> SearchFilters:
+    """The filters within [since, until) as well."""
+    if since is not None and (f.since is None or since > f.since):
+        f = replace(f, since=since)
+    if until is not None and (f.until is None or until < f.until):
+        f = replace(f, until=until)
+    return f
+
+
+def count_matches(
+    params: SearchParams, filters: SearchFilters, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """How many posts the search (``params.q``, or none: every post) finds under
+    ``filters`` published in [since, until): what the search page would count
+    (up to MAX_RESULTS)."""
+    f = _narrowed(filters, since, until)
+    if not params.q:
+        return min(services().store.count_latest(f), setting("MAX_RESULTS"))
+    return _candidates(params, setting("TEXT_DEPTH"), f)[1]
+
+
+def newest_matches(
+    params: SearchParams, filters: SearchFilters, limit: int, since: datetime | None = None
+) -> list[Post]:
+    """The newest ``limit`` posts the search finds under ``filters`` (published
+    from ``since`` on), newest first: for alerts and their feeds."""
+    f = _narrowed(filters, since, None)
+    if not params.q:
+        return services().store.latest_posts(f, limit=limit)
+    cands, _, _ = _candidates(params, setting("MAX_RESULTS"), f, all_text=True)
+    return [it.post for it in _by_date(_materialise(cands))[:limit]]

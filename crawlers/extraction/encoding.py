@@ -8,9 +8,10 @@ otherwise UTF-8 is tried, then charset-normalizer guesses.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import charset_normalizer
 from parsel import Selector
@@ -120,3 +121,23 @@ def response_text(response: Response) -> str:
 def selector(response: Response, type: str | None = None) -> Selector:  # noqa: A002
     """A parsel Selector over the correctly decoded body (type "html"/"xml")."""
     return Selector(text=response_text(response), type=type, base_url=response.url)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_valid(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid(k): _valid(v) for k, v in value.items()}
+    return value
+
+
+def loads_json(text: str) -> Any:
+    """``json.loads`` whose strings are valid Unicode: a lone surrogate escape
+    (``"\\ud83d"``, half an emoji cut off by a truncating API) becomes U+FFFD
+    instead of breaking lxml, the stores and the exports further on."""
+    return _valid(json.loads(text))

@@ -11,6 +11,7 @@ from WordPress (ol.comment-list) and Blogger (threaded and legacy) markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,6 +62,17 @@ _WP_COMMENTS = (
     "ol.comment-list li.comment, ol.commentlist li.comment, ul.comment-list li.comment, .comment-list li.comment"
 )
 _ANCESTOR_LI = "ancestor::li[contains(concat(' ', normalize-space(@class), ' '), ' comment ')][1]"
+# A badge a theme or plugin prints beside the comment author ("Official company
+# reply", "Staff", "Verified"): its text, else its title.
+_WP_BADGE = (
+    ".comment-author [class*=badge], .comment-meta [class*=badge], .comment-author .author-role,"
+    " .comment-author .user-role"
+)
+# <li> classes that name a staff/official account (themes, badge plugins, and
+# the comment-author-<nicename> WordPress adds for a company's own account).
+_WP_STAFF_CLASS = re.compile(
+    r"^(?:comment-author|role|user-role)-(official|staff|support|team|verified|representative|company|brand)$"
+)
 
 
 class BlogSpider(BaseSpider):
@@ -202,7 +214,7 @@ class BlogSpider(BaseSpider):
                 parent_url=urls.get(parent_id or "", thread_url),
                 thread_url=thread_url,
                 position=position,
-                author_badge="post author" if "bypostauthor" in classes else None,
+                author_badge=_wordpress_badge(body, classes),
             )
 
     def _blogger_comments(self, sel: Selector, thread_url: str, languages: list[str] | None) -> Iterator[PostItem]:
@@ -246,6 +258,21 @@ class BlogSpider(BaseSpider):
                 thread_url=thread_url,
                 position=position,
             )
+
+
+def _wordpress_badge(body: Selector, classes: list[str]) -> str | None:
+    """What marks a WordPress comment's author: a printed badge, a staff-like
+    class, or core's "bypostauthor" (the post's own author answering; that is
+    the company only on the company's own blog, which BuildPostPipeline knows
+    from the site's domain)."""
+    for badge in body.css(_WP_BADGE):
+        label = " ".join(" ".join(badge.css("::text").getall()).split()) or badge.attrib.get("title", "").strip()
+        if label:
+            return label
+    staff = [m.group(1) for c in classes if (m := _WP_STAFF_CLASS.match(c))]
+    if staff:
+        return staff[0]
+    return "post author" if "bypostauthor" in classes else None
 
 
 def _blogger_time(href: str) -> Any:

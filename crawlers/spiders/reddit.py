@@ -11,7 +11,6 @@ their nesting: ``parent_url`` is the comment they answer. "more" stubs
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from parsel import Selector
 from scrapy.http import Request, Response
 
 from crawlers.extraction.dates import from_timestamp
-from crawlers.extraction.encoding import response_text
+from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.text import clean_lines, node_text
 from crawlers.items import PostItem
 from crawlers.spiders.base import BaseSpider, guarded
@@ -89,7 +88,7 @@ class RedditSpider(BaseSpider):
     # --- JSON API ----------------------------------------------------------
 
     def parse_json(self, response: Response, page: int = 1) -> Iterator[Any]:
-        data = json.loads(response_text(response))
+        data = loads_json(response_text(response))
         if isinstance(data, list) and len(data) >= 2:
             yield from self._thread(response, data)
         elif isinstance(data, dict) and data.get("kind") == "Listing":
@@ -176,7 +175,7 @@ class RedditSpider(BaseSpider):
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
         match = _STATE.search(html)
-        state = json.loads(match[1]) if match else {}
+        state = loads_json(match[1]) if match else {}
         if (state.get("posts") or {}).get("models"):
             yield from self._from_state(sel, state)
         else:

@@ -14,7 +14,6 @@ cards that do not carry the review text.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 from parsel import Selector
 from scrapy.http import Request, Response
 
-from crawlers.extraction.encoding import response_text
+from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.structured import find_typed, first_str, name_of, structured_items, types_of
 from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
@@ -89,7 +88,7 @@ def _key(text: str) -> str:
 def _json(sel: Selector, query: str) -> dict[str, Any]:
     raw = sel.css(query).get()
     try:
-        data = json.loads(raw) if raw else {}
+        data = loads_json(raw) if raw else {}
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

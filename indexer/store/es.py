@@ -15,6 +15,7 @@ Layout for prefix ``P``:
   from the composable template ``P-posts`` and swaps the alias atomically, so
   searches never see a missing or half-built index.
 - ``P-incidents``: the incident types. ``P-meta``: the post id sequence.
+- ``P-saved-searches``: saved searches / watches (alerts) for the web UI.
 
 Full-text search runs over the same Russian/English Snowball stems as the
 embedded store (``indexer.analysis``), indexed with the whitespace analyzer,
@@ -50,20 +51,36 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
-from complaintwatch.models import Incident, Post, SearchFilters, SearchHit, SiteKind, canonical_url
+from complaintwatch.models import (
+    Incident,
+    Post,
+    SavedSearch,
+    SearchFilters,
+    SearchHit,
+    SiteKind,
+    canonical_url,
+    utcnow,
+)
 
 from ..analysis import searchable_title, stems
 from ..query import ParsedQuery, parse_query
 from ..snippets import snippet
-from .base import IncidentStat, Store, UpsertResult
+from .base import MAX_SAME_STORY, IncidentStat, Store, UpsertResult, takedown_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 DEFAULT_PREFIX = "complaintwatch"
 SCHEMES = ("es", "es+http", "es+https", "elasticsearch")
 
 _BULK_CHUNK = 500
+# a story posted on several URLs (same content_hash) counts once in company
+# stats; exact below the threshold (the maximum Elasticsearch allows)
+_STORIES = {"cardinality": {"field": "content_hash", "precision_threshold": 40_000}}
+TAKEDOWN_MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {"url": {"type": "keyword"}, "added_at": {"type": "date"}},
+}
 _PAGE = 1000
 _MAX_WINDOW = 10_000  # index.max_result_window
 _LATIN_LIMIT = 0x0250  # FTS5 unicode61 removes diacritics from Latin letters only
@@ -224,6 +241,30 @@ def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
     }
 
 
+SAVED_SEARCH_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": {"type": "long"},
+        "name": {"type": "keyword", "ignore_above": 1024},
+        "kind": {"type": "keyword"},
+        "params": {"type": "object", "enabled": False},  # kept in _source as given, never indexed
+        "created_at": {"type": "date"},
+        "last_seen_at": {"type": "date"},
+    },
+}
+
+
+def _saved_from_source(src: dict[str, Any]) -> SavedSearch:
+    return SavedSearch(
+        id=int(src["id"]),
+        name=src["name"],
+        kind=src["kind"],
+        params=dict(src.get("params") or {}),
+        created_at=_dt(src["created_at"]),
+        last_seen_at=_dt(src.get("last_seen_at")),
+    )
+
+
 def _vec_json(v: np.ndarray) -> list[float]:
     # 7 decimals: float32 precision for unit vectors, and a short JSON body
     return np.round(np.asarray(v, dtype=np.float64), 7).tolist()
@@ -244,6 +285,8 @@ class ElasticsearchStore(Store):
         self.template = f"{self.prefix}-posts"
         self.incidents_index = f"{self.prefix}-incidents"
         self.meta_index = f"{self.prefix}-meta"
+        self.saved_index = f"{self.prefix}-saved-searches"
+        self.takedowns_index = f"{self.prefix}-takedowns"  # v4
         self._vec_fields: set[str] = set()
         self._vec_cache: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self._setup()
@@ -356,12 +399,17 @@ class ElasticsearchStore(Store):
                         "keywords": {"type": "keyword"},
                         "size": {"type": "integer"},
                         "taxonomy_key": {"type": "keyword"},
+                        "representatives": {"type": "long"},  # v3
                     },
                 },
                 **small,
             )
         if not es.indices.exists(index=self.meta_index):
             self._create_index(self.meta_index, mappings={"dynamic": False}, **small)
+        if not es.indices.exists(index=self.saved_index):  # v3
+            self._create_index(self.saved_index, mappings=SAVED_SEARCH_MAPPINGS, **small)
+        if not es.indices.exists(index=self.takedowns_index):  # v4
+            self._create_index(self.takedowns_index, mappings=TAKEDOWN_MAPPINGS, **small)
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise SchemaError(
@@ -381,6 +429,11 @@ class ElasticsearchStore(Store):
                 properties={"subject": {"type": "keyword", "ignore_above": 512}},
                 meta={"complaintwatch_schema": SCHEMA_VERSION},
             )
+        if version < 3:  # incident representatives (the saved-searches index is created in _setup)
+            self.es.indices.put_mapping(index=self.incidents_index, properties={"representatives": {"type": "long"}})
+            self.es.indices.put_mapping(index=self.alias, meta={"complaintwatch_schema": SCHEMA_VERSION})
+        if version < 4:  # the takedown list (its index is created in _setup)
+            self.es.indices.put_mapping(index=self.alias, meta={"complaintwatch_schema": SCHEMA_VERSION})
 
     def _mapping(self) -> dict[str, Any]:
         m = self.es.indices.get_mapping(index=self.alias)
@@ -408,7 +461,7 @@ class ElasticsearchStore(Store):
         from elasticsearch import NotFoundError
 
         indices = list(self.es.indices.get(index=f"{self.alias}-*", expand_wildcards="all"))
-        indices += [self.incidents_index, self.meta_index]
+        indices += [self.incidents_index, self.meta_index, self.saved_index, self.takedowns_index]
         for name in indices:
             try:
                 self.es.indices.delete(index=name)
@@ -425,7 +478,7 @@ class ElasticsearchStore(Store):
 
     def check(self) -> list[str]:
         problems: list[str] = []
-        health = self.es.cluster.health(index=[self.alias, self.incidents_index, self.meta_index])
+        health = self.es.cluster.health(index=[self.alias, self.incidents_index, self.meta_index, self.saved_index])
         if health["status"] == "red":
             problems.append(f"cluster health is red for {self.prefix} indices")
         behind = list(self.es.indices.get_alias(name=self.alias))
@@ -457,6 +510,7 @@ class ElasticsearchStore(Store):
         nxt = self._seq_next()
         if max_id is not None and nxt is not None and nxt <= max_id:
             problems.append(f"id sequence ({nxt}) is behind the highest post id ({int(max_id)})")
+        problems += self._check_more()
         return problems
 
     # -- ids --
@@ -749,6 +803,7 @@ class ElasticsearchStore(Store):
                         "keywords": [str(k) for k in i.keywords],
                         "size": int(i.size),
                         "taxonomy_key": i.taxonomy_key,
+                        "representatives": [int(r) for r in i.representatives],
                     },
                 }
                 for i in incidents
@@ -757,14 +812,9 @@ class ElasticsearchStore(Store):
         )
         keep = {str(int(i.id)) for i in incidents}
         es.indices.refresh(index=self.incidents_index)
-        stale = [
-            h["_id"]
-            for h in es.search(index=self.incidents_index, size=_MAX_WINDOW, source=False)["hits"]["hits"]
-            if h["_id"] not in keep
-        ]
-        self._bulk(({"_op_type": "delete", "_id": k} for k in stale), index=self.incidents_index)
-        es.indices.refresh(index=self.incidents_index)
-        # posts: clear assignments that go away, set the new ones
+        # posts: clear assignments that go away, set the new ones; the stale types
+        # are deleted after that, so a crash in between never leaves a post
+        # pointing at a deleted type (`complaintwatch check` would flag it)
         want = {int(pid): int(iid) for pid, iid in assignment.items() if iid is not None}
         current: dict[int, tuple[str, int]] = {}
         for hits in self._scan({"exists": {"field": "incident_id"}}, ["id", "incident_id"], 5000):
@@ -784,6 +834,13 @@ class ElasticsearchStore(Store):
             if pid in keys and (pid not in current or current[pid][1] != iid)
         ]
         self._bulk(actions)
+        stale = [
+            h["_id"]
+            for h in es.search(index=self.incidents_index, size=_MAX_WINDOW, source=False)["hits"]["hits"]
+            if h["_id"] not in keep
+        ]
+        self._bulk(({"_op_type": "delete", "_id": k} for k in stale), index=self.incidents_index)
+        es.indices.refresh(index=self.incidents_index)
         self._after_write()
 
     def incidents(self) -> list[Incident]:
@@ -798,6 +855,7 @@ class ElasticsearchStore(Store):
                 keywords=list(s.get("keywords") or []),
                 size=s.get("size") or 0,
                 taxonomy_key=s.get("taxonomy_key"),
+                representatives=[int(r) for r in s.get("representatives") or []],
             )
             for s in (h["_source"] for h in hits)
         ]
@@ -973,6 +1031,7 @@ class ElasticsearchStore(Store):
                 "incident": {
                     "terms": {"field": "incident_id", "size": 10_000},
                     "aggs": {
+                        "stories": _STORIES,
                         "monthly": {
                             "date_histogram": {
                                 "field": "published_at",
@@ -980,7 +1039,8 @@ class ElasticsearchStore(Store):
                                 "format": "yyyy-MM",
                                 "min_doc_count": 1,
                                 "time_zone": "UTC",
-                            }
+                            },
+                            "aggs": {"stories": _STORIES},
                         },
                         "first": {"min": {"field": "published_at"}},
                         "last": {"max": {"field": "published_at"}},
@@ -996,25 +1056,31 @@ class ElasticsearchStore(Store):
             IncidentStat(
                 company=company,
                 incident_id=int(b["key"]),
-                count=int(b["doc_count"]),
+                count=int(b["stories"]["value"]),
                 first_seen=ms(b["first"]["value"]),
                 last_seen=ms(b["last"]["value"]),
-                monthly={m["key_as_string"]: int(m["doc_count"]) for m in b["monthly"]["buckets"]},
+                monthly={m["key_as_string"]: int(m["stories"]["value"]) for m in b["monthly"]["buckets"]},
             )
             for b in res["aggregations"]["incident"]["buckets"]
         ]
         return sorted(stats, key=lambda s: (-s.count, s.incident_id))
 
-    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20) -> list[Post]:
+    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         flt, must_not = self.filter_clauses(filters)
-        hits = self.es.search(
-            index=self.alias,
-            query={"bool": {"filter": flt, "must_not": must_not}},
-            sort=[{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
-            size=max(0, min(int(limit), _MAX_WINDOW)),
-            source=_POST_SOURCE,
-        )["hits"]["hits"]
-        return [_hit_to_post(h["_source"]) for h in hits]
+        query = {"bool": {"filter": flt, "must_not": must_not}}
+        sort = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        if offset + limit > _MAX_WINDOW:  # past the from/size window: walk with search_after
+            out: list[Post] = []
+            for hits in self._scan(query, _POST_SOURCE, _PAGE, sort):
+                skip = min(offset, len(hits))
+                offset -= skip
+                out += [_hit_to_post(h["_source"]) for h in hits[skip:]]
+                if len(out) >= limit:
+                    break
+            return out[:limit]
+        res = self.es.search(index=self.alias, query=query, sort=sort, from_=offset, size=limit, source=_POST_SOURCE)
+        return [_hit_to_post(h["_source"]) for h in res["hits"]["hits"]]
 
     # -- full re-index with no downtime --
     def _copy(self, src: str, dst: str, query: dict[str, Any], only_newer: bool = False) -> int:
@@ -1095,3 +1161,328 @@ class ElasticsearchStore(Store):
         self._load_vector_fields()
         log.info("re-indexed %d posts from %s into %s", n, old, new)
         return new
+
+    # -- batch reads and aggregates for the web --
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, Post] = {}
+        for i in range(0, len(ids), _PAGE):
+            chunk = ids[i : i + _PAGE]
+            hits = self.es.search(
+                index=self.alias,
+                query={"terms": {"id": chunk}},
+                size=len(chunk),
+                source=_POST_SOURCE,
+                track_total_hits=False,
+            )["hits"]["hits"]
+            out.update((h["_source"]["id"], _hit_to_post(h["_source"])) for h in hits)
+        return out
+
+    def count_latest(self, filters: SearchFilters | None = None) -> int:
+        flt, must_not = self.filter_clauses(filters)
+        return int(self.es.count(index=self.alias, query={"bool": {"filter": flt, "must_not": must_not}})["count"])
+
+    def _composite(self, query: dict[str, Any], field: str) -> Iterator[tuple[str, int]]:
+        """(value, doc count) of a keyword field over the matching posts, every bucket."""
+        after = None
+        while True:
+            comp: dict[str, Any] = {"size": _PAGE, "sources": [{"k": {"terms": {"field": field}}}]}
+            if after:
+                comp["after"] = after
+            res = self.es.search(index=self.alias, size=0, query=query, aggs={"c": {"composite": comp}})
+            agg = res["aggregations"]["c"]
+            for b in agg["buckets"]:
+                yield b["key"]["k"], int(b["doc_count"])
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return
+
+    def company_reply_stats(self, company: str) -> tuple[int, int]:
+        # no scripts (a cluster may not run them): the opening posts' thread keys
+        # (thread_url, else url) by composite aggregation, then per chunk of keys
+        # the thread members (thread_url = key, plus the post whose url = key)
+        roots = {
+            "bool": {"filter": [{"term": {"companies": company}}], "must_not": [{"exists": {"field": "parent_url"}}]}
+        }
+        n_roots: dict[str, int] = dict(self._composite(roots, "thread_url"))
+        no_thread = {
+            "bool": {**roots["bool"], "must_not": [*roots["bool"]["must_not"], {"exists": {"field": "thread_url"}}]}
+        }
+        for url, n in self._composite(no_thread, "url"):
+            n_roots[url] = n_roots.get(url, 0) + n
+        keys = list(n_roots)
+        threads = replied = 0
+        for i in range(0, len(keys), _PAGE):
+            chunk = keys[i : i + _PAGE]
+            res = self.es.search(
+                index=self.alias,
+                size=0,
+                query={"terms": {"thread_url": chunk}},
+                aggs={
+                    "t": {
+                        "terms": {"field": "thread_url", "size": len(chunk)},
+                        "aggs": {"reply": {"max": {"field": "is_company_reply"}}},
+                    }
+                },
+            )
+            members = {b["key"]: int(b["doc_count"]) for b in res["aggregations"]["t"]["buckets"]}
+            reply = {b["key"] for b in res["aggregations"]["t"]["buckets"] if b["reply"]["value"]}
+            own = self.es.search(
+                index=self.alias,
+                query={"terms": {"url": chunk}},
+                size=len(chunk),
+                source=["url", "thread_url", "is_company_reply"],
+                track_total_hits=False,
+            )["hits"]["hits"]
+            for h in own:  # the post at the key's url, unless already counted by its thread_url
+                src = h["_source"]
+                if src.get("thread_url") != src["url"]:
+                    members[src["url"]] = members.get(src["url"], 0) + 1
+                    if src.get("is_company_reply"):
+                        reply.add(src["url"])
+            for k in chunk:
+                if members.get(k, 0) > 1:
+                    threads += n_roots[k]
+                    replied += n_roots[k] if k in reply else 0
+        return threads, replied
+
+    def _counts(self, field: str, query: dict[str, Any] | None = None, exclude: list[str] | None = None):
+        terms: dict[str, Any] = {"field": field, "size": 10_000, "order": [{"_count": "desc"}, {"_key": "asc"}]}
+        if exclude:
+            terms["exclude"] = exclude
+        kw: dict[str, Any] = {"query": query} if query else {}
+        res = self.es.search(index=self.alias, size=0, aggs={"c": {"terms": terms}}, **kw)
+        return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["c"]["buckets"]]
+
+    def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:
+        query = {
+            "bool": {
+                "filter": [{"term": {"incident_id": int(incident_id)}}],
+                "must_not": [{"exists": {"field": "parent_url"}}],
+            }
+        }
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query=query,
+            aggs={"c": {"terms": {"field": "companies", "size": 10_000}, "aggs": {"stories": _STORIES}}},
+        )
+        counts = [(b["key"], int(b["stories"]["value"])) for b in res["aggregations"]["c"]["buckets"]]
+        return sorted(counts, key=lambda kv: (-kv[1], kv[0]))
+
+    def sites(self) -> list[tuple[str, int]]:
+        return self._counts("source_site")
+
+    def languages(self) -> list[tuple[str, int]]:
+        return self._counts("language", exclude=[""])
+
+    # -- saved searches (alerts) --
+    def _next_saved_id(self) -> int:
+        """A new saved-search id (compare-and-set on a counter doc, like post ids)."""
+        from elasticsearch import ConflictError, NotFoundError
+
+        while True:
+            try:
+                doc = self.es.get(index=self.meta_index, id="saved_search_seq")
+            except NotFoundError:
+                try:
+                    self.es.create(index=self.meta_index, id="saved_search_seq", document={"next": 2})
+                    return 1
+                except ConflictError:
+                    continue
+            nxt = int(doc["_source"]["next"])
+            try:
+                self.es.index(
+                    index=self.meta_index,
+                    id="saved_search_seq",
+                    document={"next": nxt + 1},
+                    if_seq_no=doc["_seq_no"],
+                    if_primary_term=doc["_primary_term"],
+                )
+                return nxt
+            except ConflictError:
+                continue
+
+    def add_saved_search(self, saved: SavedSearch) -> SavedSearch:
+        saved.created_at = saved.created_at.replace(microsecond=0)
+        if saved.last_seen_at is None:
+            saved.last_seen_at = saved.created_at
+        saved.id = self._next_saved_id()
+        self.es.index(
+            index=self.saved_index,
+            id=str(saved.id),
+            document={
+                "id": saved.id,
+                "name": saved.name,
+                "kind": saved.kind,
+                "params": dict(saved.params),
+                "created_at": _iso(saved.created_at),
+                "last_seen_at": _iso(saved.last_seen_at),
+            },
+            refresh=True,
+        )
+        return saved
+
+    def saved_searches(self) -> list[SavedSearch]:
+        hits = self.es.search(index=self.saved_index, size=_MAX_WINDOW, sort=[{"id": "asc"}])["hits"]["hits"]
+        return [_saved_from_source(h["_source"]) for h in hits]
+
+    def get_saved_search(self, saved_id: int) -> SavedSearch | None:
+        from elasticsearch import NotFoundError
+
+        try:
+            return _saved_from_source(self.es.get(index=self.saved_index, id=str(int(saved_id)))["_source"])
+        except NotFoundError:
+            return None
+
+    def mark_saved_search_seen(self, saved_id: int, when: datetime) -> bool:
+        from elasticsearch import NotFoundError
+
+        try:
+            self.es.update(
+                index=self.saved_index, id=str(int(saved_id)), doc={"last_seen_at": _iso(when)}, refresh=True
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    def delete_saved_search(self, saved_id: int) -> bool:
+        from elasticsearch import NotFoundError
+
+        try:
+            self.es.delete(index=self.saved_index, id=str(int(saved_id)), refresh=True)
+        except NotFoundError:
+            return False
+        return True
+
+    # -- one story on several URLs; the takedown list --
+    def same_story(self, post: Post) -> list[Post]:
+        if not post.content_hash or post.parent_url:
+            return []
+        hits = self.es.search(
+            index=self.alias,
+            query={
+                "bool": {
+                    "filter": [{"term": {"content_hash": post.content_hash}}],
+                    "must_not": [{"term": {"url": post.url}}, {"exists": {"field": "parent_url"}}],
+                }
+            },
+            sort=[{"id": "asc"}],
+            size=MAX_SAME_STORY,
+            source=_POST_SOURCE,
+        )["hits"]["hits"]
+        return [_hit_to_post(h["_source"]) for h in hits]
+
+    def _keys_under(self, urls: list[str]) -> list[str]:
+        """Document keys of the posts at these URLs and of everything in their
+        threads or answering them, replies of replies included."""
+        found: set[str] = set()
+        frontier = list(urls)
+        while frontier:
+            new: list[str] = []
+            for i in range(0, len(frontier), _PAGE):
+                chunk = frontier[i : i + _PAGE]
+                query = {
+                    "bool": {
+                        "should": [{"terms": {f: chunk}} for f in ("url", "thread_url", "parent_url")],
+                        "minimum_should_match": 1,
+                    }
+                }
+                for hits in self._scan(query, ["url"]):
+                    for h in hits:
+                        if h["_id"] not in found:
+                            found.add(h["_id"])
+                            new.append(h["_source"]["url"])
+            frontier = new
+        return sorted(found)
+
+    def add_takedowns(self, urls: Iterable[str]) -> int:
+        keys = sorted({takedown_key(u) for u in urls if u and u.strip()})
+        if not keys:
+            return 0
+        now = _iso(utcnow())
+        self._bulk(
+            ({"_op_type": "index", "_id": doc_key(k), "_source": {"url": k, "added_at": now}} for k in keys),
+            index=self.takedowns_index,
+        )
+        self.es.indices.refresh(index=self.takedowns_index)
+        self.refresh()  # posts written with refresh=False must be found and deleted too
+        doomed = self._keys_under(keys)
+        for i in range(0, len(doomed), _MAX_WINDOW):
+            # by query: a post another writer deleted meanwhile is no error
+            self.es.delete_by_query(
+                index=self.alias, query={"ids": {"values": doomed[i : i + _MAX_WINDOW]}}, conflicts="proceed"
+            )
+        if doomed:
+            self._vec_cache.clear()
+            log.info("takedown: %d URLs listed, %d posts deleted", len(keys), len(doomed))
+        self._after_write()
+        return len(doomed)
+
+    def remove_takedown(self, url: str) -> bool:
+        from elasticsearch import NotFoundError
+
+        try:
+            self.es.delete(index=self.takedowns_index, id=doc_key(takedown_key(url)), refresh=True)
+        except NotFoundError:
+            return False
+        return True
+
+    def takedowns(self) -> list[str]:
+        out: list[str] = []
+        after = None
+        while True:
+            kw: dict[str, Any] = {"search_after": after} if after else {}
+            hits = self.es.search(index=self.takedowns_index, size=_PAGE, sort=[{"url": "asc"}], source=["url"], **kw)[
+                "hits"
+            ]["hits"]
+            if not hits:
+                return out
+            out += [h["_source"]["url"] for h in hits]
+            after = hits[-1]["sort"]
+
+    def _check_more(self) -> list[str]:
+        """What a crash, a hand edit or an old bug can leave behind (run by `complaintwatch check`).
+        Posts still waiting for a vector are no problem: the next index run embeds them."""
+        problems: list[str] = []
+        no_stems = self.es.count(
+            index=self.alias,
+            query={
+                "bool": {
+                    "should": [
+                        {"bool": {"must_not": [{"exists": {"field": f}}]}} for f in ("text_stems", "title_stems")
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
+        )["count"]
+        if no_stems:
+            problems.append(f"{no_stems} posts missing from the full-text fields (title_stems/text_stems)")
+        odd = misplaced = 0
+        for hits in self._scan({"match_all": {}}, ["url"], 5000):
+            for h in hits:
+                u = h["_source"].get("url") or ""
+                if canonical_url(u) != u:
+                    odd += 1
+                elif doc_key(u) != h["_id"]:
+                    misplaced += 1
+        if odd:
+            problems.append(f"{odd} posts stored under a non-canonical URL (a re-crawl would duplicate them)")
+        if misplaced:
+            problems.append(f"{misplaced} posts stored under another URL's document id")
+        listed = self.takedowns()
+        stored = 0
+        for i in range(0, len(listed), 10_000):
+            chunk = listed[i : i + 10_000]
+            stored += self.es.count(
+                index=self.alias,
+                query={
+                    "bool": {
+                        "should": [{"terms": {f: chunk}} for f in ("url", "thread_url", "parent_url")],
+                        "minimum_should_match": 1,
+                    }
+                },
+            )["count"]
+        if stored:
+            problems.append(f"{stored} posts stored for taken-down URLs")
+        return problems

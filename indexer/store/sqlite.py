@@ -16,16 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-from complaintwatch.models import Incident, Post, SearchFilters, SearchHit, SiteKind, canonical_url
+from complaintwatch.models import (
+    Incident,
+    Post,
+    SavedSearch,
+    SearchFilters,
+    SearchHit,
+    SiteKind,
+    canonical_url,
+    utcnow,
+)
 
 from ..analysis import searchable_title, stemmed_text
 from ..query import parse_query, to_fts5
 from ..snippets import snippet
-from .base import IncidentStat, Store, UpsertResult
+from .base import MAX_SAME_STORY, IncidentStat, Store, UpsertResult, takedown_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 # Each entry migrates from version i to i+1; append, never edit.
 MIGRATIONS: list[str] = [
@@ -77,6 +86,25 @@ MIGRATIONS: list[str] = [
     # v2: the company a page names as its subject (review sites)
     """
     ALTER TABLE posts ADD COLUMN subject TEXT;
+    """,
+    # v3: representative posts per incident type; saved searches (alerts)
+    """
+    ALTER TABLE incidents ADD COLUMN representatives TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE saved_searches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a deleted alert's feed URL stays dead
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT
+    );
+    """,
+    # v4: the takedown list: URLs deleted from the store and never crawled again
+    """
+    CREATE TABLE takedowns (
+        url TEXT PRIMARY KEY,  -- canonical URL (complaintwatch.models.canonical_url)
+        added_at TEXT NOT NULL
+    );
     """,
 ]
 
@@ -183,6 +211,44 @@ class SQLiteStore(Store):
         ).fetchone()[0]
         if bad_inc:
             problems.append(f"{bad_inc} posts point at an unknown incident type")
+        problems += self._check_more()
+        return problems
+
+    def _check_more(self) -> list[str]:
+        """What a crash, a hand edit or an old bug can leave behind (run by `complaintwatch check`).
+        Posts still waiting for a vector are no problem: the next index run embeds them."""
+        db = self.db
+        problems = []
+        stray = db.execute(
+            "SELECT count(*) FROM posts_fts f WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = f.rowid)"
+        ).fetchone()[0]
+        if stray:
+            problems.append(f"{stray} full-text rows for unknown posts")
+        try:
+            db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as e:
+            problems.append(f"full-text index is damaged: {e}")
+        finally:
+            if db.in_transaction:
+                db.rollback()
+        for model, sizes in db.execute(
+            "SELECT model, count(DISTINCT length(vec)) AS n FROM vectors GROUP BY model HAVING n > 1"
+        ):
+            problems.append(f"vectors of model {model} have {sizes} different dimensions")
+        orphans = db.execute(
+            "SELECT count(*) FROM post_companies c WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} company rows without a post")
+        odd = sum(1 for (u,) in db.execute("SELECT url FROM posts") if canonical_url(u) != u)
+        if odd:
+            problems.append(f"{odd} posts stored under a non-canonical URL (a re-crawl would duplicate them)")
+        listed = db.execute(
+            "SELECT count(*) FROM posts p WHERE p.url IN (SELECT url FROM takedowns)"
+            " OR p.thread_url IN (SELECT url FROM takedowns) OR p.parent_url IN (SELECT url FROM takedowns)"
+        ).fetchone()[0]
+        if listed:
+            problems.append(f"{listed} posts stored for taken-down URLs")
         return problems
 
     def close(self) -> None:
@@ -338,7 +404,8 @@ class SQLiteStore(Store):
         with self.db as db:
             db.execute("DELETE FROM incidents")
             db.executemany(
-                "INSERT INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key, representatives)"
+                " VALUES (?,?,?,?,?,?,?)",
                 [
                     (
                         int(i.id),
@@ -347,6 +414,7 @@ class SQLiteStore(Store):
                         json.dumps([str(k) for k in i.keywords], ensure_ascii=False),
                         int(i.size),
                         i.taxonomy_key,
+                        json.dumps([int(r) for r in i.representatives]),
                     )
                     for i in incidents
                 ],
@@ -367,6 +435,7 @@ class SQLiteStore(Store):
                 keywords=json.loads(r["keywords"]),
                 size=r["size"],
                 taxonomy_key=r["taxonomy_key"],
+                representatives=json.loads(r["representatives"]),
             )
             for r in rows
         ]
@@ -444,18 +513,24 @@ class SQLiteStore(Store):
         return [(r[0], r[1]) for r in rows]
 
     def company_incident_stats(self, company: str) -> list[IncidentStat]:
-        rows = self.db.execute(
-            "SELECT p.incident_id AS iid, substr(p.published_at, 1, 7) AS month, count(*) AS n,"
-            " min(p.published_at) AS first, max(p.published_at) AS last"
+        # a story posted on several URLs (same content_hash) counts once
+        where = (
             " FROM posts p JOIN post_companies c ON c.post_id = p.id"
             " WHERE c.company = ? AND p.incident_id IS NOT NULL AND p.parent_url IS NULL"
-            " GROUP BY iid, month",
+        )
+        rows = self.db.execute(
+            "SELECT p.incident_id AS iid, substr(p.published_at, 1, 7) AS month, count(DISTINCT p.content_hash) AS n,"
+            f" min(p.published_at) AS first, max(p.published_at) AS last{where} GROUP BY iid, month",
             (company,),
         ).fetchall()
+        totals = dict(
+            self.db.execute(
+                f"SELECT p.incident_id, count(DISTINCT p.content_hash){where} GROUP BY p.incident_id", (company,)
+            )
+        )
         stats: dict[int, IncidentStat] = {}
         for r in rows:
-            s = stats.setdefault(r["iid"], IncidentStat(company, r["iid"], 0, None, None))
-            s.count += r["n"]
+            s = stats.setdefault(r["iid"], IncidentStat(company, r["iid"], totals[r["iid"]], None, None))
             if r["month"]:
                 s.monthly[r["month"]] = r["n"]
             first, last = _dt(r["first"]), _dt(r["last"])
@@ -465,10 +540,168 @@ class SQLiteStore(Store):
                 s.last_seen = last
         return sorted(stats.values(), key=lambda s: -s.count)
 
-    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20) -> list[Post]:
+    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         where, args = self._filter_sql(filters)
         rows = self.db.execute(
-            f"SELECT {_COLS} FROM posts p WHERE 1=1{where} ORDER BY published_at DESC NULLS LAST, id DESC LIMIT ?",
-            (*args, limit),
+            f"SELECT {_COLS} FROM posts p WHERE 1=1{where}"
+            " ORDER BY published_at DESC NULLS LAST, id DESC LIMIT ? OFFSET ?",
+            (*args, max(0, int(limit)), max(0, int(offset))),
         ).fetchall()
         return [_row_to_post(r) for r in rows]
+
+    # -- batch reads and aggregates for the web --
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, Post] = {}
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            out.update((r["id"], _row_to_post(r)) for r in rows)
+        return out
+
+    def count_latest(self, filters: SearchFilters | None = None) -> int:
+        where, args = self._filter_sql(filters)
+        return self.db.execute(f"SELECT count(*) FROM posts p WHERE 1=1{where}", args).fetchone()[0]
+
+    def company_reply_stats(self, company: str) -> tuple[int, int]:
+        row = self.db.execute(
+            "WITH roots AS ("
+            "  SELECT p.id, coalesce(p.thread_url, p.url) AS t FROM posts p"
+            "  JOIN post_companies c ON c.post_id = p.id WHERE c.company = ? AND p.parent_url IS NULL),"
+            " threads AS ("
+            "  SELECT r.id, count(*) AS n, max(m.is_company_reply) AS replied"
+            "  FROM roots r JOIN posts m ON m.thread_url = r.t OR m.url = r.t GROUP BY r.id)"
+            " SELECT count(*), coalesce(sum(replied), 0) FROM threads WHERE n > 1",
+            (company,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            # a story posted on several URLs (same content_hash) counts once, as in company_incident_stats
+            "SELECT c.company, count(DISTINCT p.content_hash) AS n FROM posts p JOIN post_companies c"
+            " ON c.post_id = p.id WHERE p.incident_id = ? AND p.parent_url IS NULL"
+            " GROUP BY c.company ORDER BY n DESC, c.company",
+            (int(incident_id),),
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def sites(self) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT source_site, count(*) AS n FROM posts GROUP BY source_site ORDER BY n DESC, source_site"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def languages(self) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT language, count(*) AS n FROM posts WHERE language IS NOT NULL AND language != ''"
+            " GROUP BY language ORDER BY n DESC, language"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    # -- saved searches (alerts) --
+    @staticmethod
+    def _row_to_saved(r: sqlite3.Row) -> SavedSearch:
+        return SavedSearch(
+            id=r["id"],
+            name=r["name"],
+            kind=r["kind"],
+            params=json.loads(r["params"]),
+            created_at=_dt(r["created_at"]),
+            last_seen_at=_dt(r["last_seen_at"]),
+        )
+
+    def add_saved_search(self, saved: SavedSearch) -> SavedSearch:
+        saved.created_at = saved.created_at.replace(microsecond=0)  # stored to the second
+        if saved.last_seen_at is None:
+            saved.last_seen_at = saved.created_at
+        with self.db as db:
+            cur = db.execute(
+                "INSERT INTO saved_searches (name, kind, params, created_at, last_seen_at) VALUES (?,?,?,?,?)",
+                (
+                    saved.name,
+                    saved.kind,
+                    json.dumps(saved.params, ensure_ascii=False),
+                    _iso(saved.created_at),
+                    _iso(saved.last_seen_at),
+                ),
+            )
+        saved.id = cur.lastrowid
+        return saved
+
+    def saved_searches(self) -> list[SavedSearch]:
+        return [self._row_to_saved(r) for r in self.db.execute("SELECT * FROM saved_searches ORDER BY id")]
+
+    def get_saved_search(self, saved_id: int) -> SavedSearch | None:
+        r = self.db.execute("SELECT * FROM saved_searches WHERE id = ?", (int(saved_id),)).fetchone()
+        return self._row_to_saved(r) if r else None
+
+    def mark_saved_search_seen(self, saved_id: int, when: datetime) -> bool:
+        with self.db as db:
+            cur = db.execute("UPDATE saved_searches SET last_seen_at = ? WHERE id = ?", (_iso(when), int(saved_id)))
+        return cur.rowcount > 0
+
+    def delete_saved_search(self, saved_id: int) -> bool:
+        with self.db as db:
+            cur = db.execute("DELETE FROM saved_searches WHERE id = ?", (int(saved_id),))
+        return cur.rowcount > 0
+
+    # -- one story on several URLs; the takedown list --
+    def same_story(self, post: Post) -> list[Post]:
+        if not post.content_hash or post.parent_url:
+            return []
+        rows = self.db.execute(
+            f"SELECT {_COLS} FROM posts WHERE content_hash = ? AND url != ? AND parent_url IS NULL ORDER BY id LIMIT ?",
+            (post.content_hash, post.url, MAX_SAME_STORY),
+        ).fetchall()
+        return [_row_to_post(r) for r in rows]
+
+    def _ids_under(self, urls: list[str]) -> list[int]:
+        """Ids of the posts at these URLs and of everything in their threads or
+        answering them, replies of replies included."""
+        found: set[int] = set()
+        frontier = list(urls)
+        while frontier:
+            new: list[str] = []
+            for i in range(0, len(frontier), 300):
+                chunk = frontier[i : i + 300]
+                marks = ",".join("?" * len(chunk))
+                for r in self.db.execute(
+                    f"SELECT id, url FROM posts WHERE url IN ({marks}) OR thread_url IN ({marks})"
+                    f" OR parent_url IN ({marks})",
+                    chunk * 3,
+                ):
+                    if r[0] not in found:
+                        found.add(r[0])
+                        new.append(r[1])
+            frontier = new
+        return sorted(found)
+
+    def add_takedowns(self, urls: Iterable[str]) -> int:
+        keys = sorted({takedown_key(u) for u in urls if u and u.strip()})
+        if not keys:
+            return 0
+        now = _iso(utcnow())
+        with self.db as db:
+            db.executemany("INSERT OR IGNORE INTO takedowns (url, added_at) VALUES (?, ?)", [(k, now) for k in keys])
+            ids = self._ids_under(keys)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM posts_fts WHERE rowid IN ({marks})", chunk)
+                # vectors and company rows go with them (ON DELETE CASCADE)
+                db.execute(f"DELETE FROM posts WHERE id IN ({marks})", chunk)
+        if ids:
+            self._vec_cache.clear()
+            log.info("takedown: %d URLs listed, %d posts deleted", len(keys), len(ids))
+        return len(ids)
+
+    def remove_takedown(self, url: str) -> bool:
+        with self.db as db:
+            cur = db.execute("DELETE FROM takedowns WHERE url = ?", (takedown_key(url),))
+        return cur.rowcount > 0
+
+    def takedowns(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT url FROM takedowns ORDER BY url")]

@@ -32,15 +32,23 @@ def company(company_id: str):
     report = company_report(company_id, _known(company_id))
     charts = {
         r.incident_id: (
-            bar_chart(
-                r.monthly, report.months, title=f"{r.label}: posts per month", highlight_last=RULE.recent_months
-            ),
+            bar_chart(r.monthly, report.months, title=f"{r.label}: posts per month", highlight_last=RULE.recent_months),
             sparkline(r.monthly, report.months[-24:], title=f"{r.label}: last 24 months"),
         )
         for r in report.rows
     }
+    watches = {
+        a.params.get("incident"): a
+        for a in store().saved_searches()
+        if a.kind == "watch" and a.params.get("company") == company_id
+    }
     return render_template(
-        "company.html", report=report, charts=charts, incidents=incidents_by_id(), company_id=company_id
+        "company.html",
+        report=report,
+        charts=charts,
+        incidents=incidents_by_id(),
+        company_id=company_id,
+        watches=watches,
     )
 
 

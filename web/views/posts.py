@@ -25,4 +25,5 @@ def post(post_id: int):
         thread=thread if len(thread) > 1 else [],
         incidents=incidents_by_id(),
         company_replied=any(t.is_company_reply for t in thread),
+        also_posted=store().same_story(p),  # the same text on other URLs: one story, every source kept
     )

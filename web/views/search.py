@@ -24,15 +24,18 @@ def search():
     )
     result = run_search(params)
     export_args = params.query_args(page=None)
-    languages = list(setting("LANGUAGES"))
-    if params.lang and params.lang not in languages:
-        languages.append(params.lang)
+    s = store()
+    # the store's languages; the configured ones while it has none
+    languages: list[tuple[str, int | None]] = s.languages() or [(lang, None) for lang in setting("LANGUAGES")]
+    if params.lang and params.lang not in dict(languages):
+        languages.append((params.lang, None))
     return render_template(
         "search.html",
         params=params,
         result=result,
         incidents=incidents_by_id(),
-        companies=store().companies(),
+        companies=s.companies(),
+        sites=s.sites(),
         languages=languages,
         export_csv=url_for("export.export_csv", **export_args),
         export_json=url_for("export.export_json", **export_args),

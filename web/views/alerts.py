@@ -1,0 +1,91 @@
+"""Alerts: saved searches and company x incident type watches; their list with
+new-post counts and spike flags, one alert's new posts, and an Atom feed each.
+
+Every POST form carries the session's CSRF token (web.csrf)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from ..alerts import TooManyAlerts, create_alert, evaluate, matching_posts, new_posts, now_utc
+from ..feeds import posts_feed
+from ..params import MAX_SQL_INT, BadParam
+from ..reports import incidents_by_id
+from ..services import setting, store
+
+bp = Blueprint("alerts", __name__)
+
+
+def _get(alert_id: int):
+    a = store().get_saved_search(alert_id) if alert_id <= MAX_SQL_INT else None
+    if a is None:
+        abort(404, description="No such alert.")
+    return a
+
+
+def _list(error: str | None = None, status: int = 200):
+    incs = incidents_by_id()
+    now = now_utc()
+    states = [evaluate(a, now, incs) for a in store().saved_searches()]
+    return render_template("alerts.html", states=states, error=error), status
+
+
+@bp.get("/alerts")
+def alerts():
+    return _list()
+
+
+@bp.post("/alerts")
+def create():
+    f = request.form
+    try:
+        a = create_alert(f.get("name", ""), f.get("kind", "search"), f)
+    except BadParam as exc:
+        return _list(f"Could not save the alert: {exc.name}: {exc.message}.", 400)
+    except TooManyAlerts as exc:
+        return _list(f"Could not save the alert: {exc}.", 409)
+    flash(f"Saved the alert “{a.name}”.")
+    return redirect(url_for("alerts.alerts", _anchor=f"alert-{a.id}"), 303)
+
+
+@bp.get("/alerts/<int:alert_id>")
+def alert(alert_id: int):
+    a = _get(alert_id)
+    incs = incidents_by_id()
+    return render_template(
+        "alert.html",
+        state=evaluate(a, incidents=incs),
+        posts=new_posts(a, setting("FEED_ENTRIES")),
+        incidents=incs,
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/seen")
+def seen(alert_id: int):
+    a = _get(alert_id)
+    store().mark_saved_search_seen(a.id, now_utc())
+    target = url_for("alerts.alert", alert_id=a.id) if request.form.get("back") == "alert" else url_for("alerts.alerts")
+    return redirect(target, 303)
+
+
+@bp.post("/alerts/<int:alert_id>/delete")
+def delete(alert_id: int):
+    a = _get(alert_id)
+    store().delete_saved_search(a.id)
+    flash(f"Deleted the alert “{a.name}”.")
+    return redirect(url_for("alerts.alerts"), 303)
+
+
+@bp.get("/alerts/<int:alert_id>/feed.atom")
+def feed(alert_id: int):
+    a = _get(alert_id)
+    body = posts_feed(
+        f"complaintwatch alert: {a.name}",
+        "The newest posts matching this alert",
+        matching_posts(a, setting("FEED_ENTRIES")),
+        self_url=url_for("alerts.feed", alert_id=a.id, _external=True),
+        html_url=url_for("alerts.alert", alert_id=a.id, _external=True),
+        post_url=lambda p: url_for("posts.post", post_id=p.id, _external=True),
+        incidents=incidents_by_id(),
+    )
+    return Response(body, mimetype="application/atom+xml")
