@@ -198,6 +198,38 @@ def run_step(
     return step
 
 
+class Writer:
+    """A re-crawl while the load runs: posts re-upserted in batches of 200 (as
+    StorePipeline commits them) from another process, so the server's reads
+    meet a writer on the same SQLite file ("database is locked" would be an
+    error). Nothing changes but fetched_at."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Writer:
+        code = (
+            "import sys, itertools\n"
+            "from indexer.store import open_store\n"
+            "s = open_store(sys.argv[1]); posts = list(s.iter_posts()); n = 0\n"
+            "for i in itertools.cycle(range(0, len(posts), 200)):\n"
+            "    s.upsert_posts([p.with_(fetched_at=p.fetched_at) for p in posts[i : i + 200]]); n += 1\n"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(self.db)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            alive = self.proc.poll() is None
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            if not alive:
+                raise SystemExit(f"the writer died (exit {self.proc.returncode}): see its stderr above")
+
+
 def build_demo(workdir: Path) -> Path:
     db = workdir / "complaintwatch.db"
     if not db.exists():
@@ -239,17 +271,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--by-kind", action="store_true", help="print p95 latency per request kind")
     ap.add_argument("--close", action="store_true", help="a new connection per request (no keep-alive)")
+    ap.add_argument("--writer", action="store_true", help="re-upsert the posts from another process meanwhile")
     args = ap.parse_args(argv)
     seconds = min(args.seconds, 60.0)
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     if max(steps) > 200:
         raise SystemExit("at most 200 concurrent clients")
 
-    proc = None
+    proc, db = None, None
     if args.url:
         url = args.url
+        if args.writer:
+            raise SystemExit("--writer needs the server this script starts (it writes to its store)")
     else:
-        proc, url = start_server(build_demo(args.workdir))
+        db = build_demo(args.workdir)
+        proc, url = start_server(db)
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -261,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         print(f"{'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for n in steps:
-            r = run_step(host, port, mix, n, seconds, args.max_requests, args.close).row()
+            if args.writer:
+                with Writer(db):
+                    r = run_step(host, port, mix, n, seconds, args.max_requests, args.close).row()
+            else:
+                r = run_step(host, port, mix, n, seconds, args.max_requests, args.close).row()
             rows.append(r)
             print(
                 f"{r['clients']:>7} {r['requests']:>8} {r['rps']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} "

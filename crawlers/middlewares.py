@@ -6,8 +6,13 @@ from __future__ import annotations
 import logging
 
 from scrapy import signals
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.exceptions import IgnoreRequest
 from twisted.internet.defer import CancelledError
+
+try:
+    from scrapy.exceptions import DownloadCancelledError
+except ImportError:  # older Scrapy cancels the download's Deferred instead
+    DownloadCancelledError = CancelledError
 
 from indexer.store import open_store
 from indexer.store.base import is_taken_down

@@ -8,6 +8,7 @@ English Snowball) rather than per post, because complaint texts mix scripts
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import snowballstemmer
@@ -15,17 +16,25 @@ import snowballstemmer
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 
-_ru = snowballstemmer.stemmer("russian")
-_en = snowballstemmer.stemmer("english")
+# Snowball stemmer objects keep per-call state: one pair per thread (the web
+# server and concurrent store writers stem from several threads at once).
+_local = threading.local()
+
+
+def _stemmers():
+    pair = getattr(_local, "pair", None)
+    if pair is None:
+        pair = _local.pair = (snowballstemmer.stemmer("russian"), snowballstemmer.stemmer("english"))
+    return pair
 
 
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     t = token.lower().replace("ё", "е")
     if _CYRILLIC.search(t):
-        return _ru.stemWord(t)
+        return _stemmers()[0].stemWord(t)
     if t.isascii() and t.isalpha():
-        return _en.stemWord(t)
+        return _stemmers()[1].stemWord(t)
     return t
 
 

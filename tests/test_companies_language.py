@@ -99,3 +99,30 @@ def test_review_subject_names_the_company_when_the_text_does_not(tmp_path):
         analyse(store, CompanyResolver.default())
         review, reply = store.thread("http://r.test/review/1")
         assert review.companies == ["gousto"] and reply.companies == ["gousto"]
+
+
+def test_stemming_is_thread_safe(shared):
+    """Snowball stemmers keep per-call state; the web server and concurrent
+    store writers stem from many threads at once."""
+    import threading
+
+    from indexer.analysis import stem, stems
+
+    words = sorted(set((shared / "seeds" / "000_e27f6b1a759fe5fe.txt").read_text("utf-8").split()))
+    expected = stems(" ".join(words))
+    errors, results = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                stem.cache_clear()
+                results.append(stems(" ".join(words)))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and all(r == expected for r in results)

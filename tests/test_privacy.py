@@ -252,36 +252,28 @@ def test_takedown_survives_reopening(store):
         again.close()
 
 
-def test_sqlite_v3_store_migrates_to_the_takedown_schema(tmp_path):
-    import sqlite3
-
-    from indexer.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore
-
-    conn = sqlite3.connect(tmp_path / "v3.db")
-    conn.executescript(";".join(MIGRATIONS[:3]) + "; PRAGMA user_version=3;")
-    conn.close()
-    s = SQLiteStore(tmp_path / "v3.db")
-    try:
-        assert s.schema_version() == SCHEMA_VERSION >= 4
-        s.add_takedowns(["https://x.test/1"])
-        assert s.takedowns() == ["https://x.test/1"] and s.check() == []
-    finally:
-        s.close()
-
-
-def test_es_store_migrates_to_the_takedown_schema(store):
+def test_a_v3_store_migrates_to_the_takedown_schema(store, tmp_path):
+    """A store a v3 complaintwatch left (no takedown table/index) opens,
+    migrates in place and takes takedowns."""
     if getattr(store, "path", None) is not None:
-        pytest.skip("Elasticsearch migration")
-    from indexer.store.es import SCHEMA_VERSION, ElasticsearchStore
+        import sqlite3
 
-    # an index as a v3 complaintwatch left it: no takedown index, schema 3 in the mapping
-    store.es.indices.delete(index=store.takedowns_index)
-    store.es.indices.put_mapping(index=store.alias, meta={"complaintwatch_schema": 3})
-    again = ElasticsearchStore(store.url)
+        from indexer.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+
+        conn = sqlite3.connect(tmp_path / "v3.db")
+        conn.executescript(";".join(MIGRATIONS[:3]) + "; PRAGMA user_version=3;")
+        conn.close()
+        again = SQLiteStore(tmp_path / "v3.db")
+    else:
+        from indexer.store.es import SCHEMA_VERSION, ElasticsearchStore
+
+        store.es.indices.delete(index=store.takedowns_index)
+        store.es.indices.put_mapping(index=store.alias, meta={"complaintwatch_schema": 3})
+        again = ElasticsearchStore(store.url)
     try:
         assert again.schema_version() == SCHEMA_VERSION >= 4
         assert again.takedowns() == [] and again.add_takedowns(["https://x.test/1"]) == 0
-        assert again.takedowns() == ["https://x.test/1"]
+        assert again.takedowns() == ["https://x.test/1"] and again.check() == []
     finally:
         again.close()
 

@@ -634,6 +634,8 @@ class ElasticsearchStore(Store):
                     {
                         "_op_type": "update",
                         "_id": key,
+                        # concurrent re-crawls touch the same document: last fetch wins
+                        "retry_on_conflict": 5,
                         "doc": {"fetched_at": _iso(p.fetched_at), "updated_at": _now_ms()},
                     }
                 )
@@ -1397,6 +1399,8 @@ class ElasticsearchStore(Store):
         return sorted(found)
 
     def add_takedowns(self, urls: Iterable[str]) -> int:
+        from elasticsearch import helpers
+
         keys = sorted({takedown_key(u) for u in urls if u and u.strip()})
         if not keys:
             return 0
@@ -1408,11 +1412,16 @@ class ElasticsearchStore(Store):
         self.es.indices.refresh(index=self.takedowns_index)
         self.refresh()  # posts written with refresh=False must be found and deleted too
         doomed = self._keys_under(keys)
-        for i in range(0, len(doomed), _MAX_WINDOW):
-            # by query: a post another writer deleted meanwhile is no error
-            self.es.delete_by_query(
-                index=self.alias, query={"ids": {"values": doomed[i : i + _MAX_WINDOW]}}, conflicts="proceed"
-            )
+        for ok, item in helpers.streaming_bulk(
+            self.es,
+            ({"_op_type": "delete", "_id": k} for k in doomed),
+            index=self.alias,
+            chunk_size=_BULK_CHUNK,
+            raise_on_error=False,
+            max_retries=3,
+        ):
+            if not ok and item.get("delete", {}).get("status") != 404:  # deleted meanwhile: fine
+                raise RuntimeError(f"takedown: a delete failed: {item}")
         if doomed:
             self._vec_cache.clear()
             log.info("takedown: %d URLs listed, %d posts deleted", len(keys), len(doomed))
