@@ -103,19 +103,10 @@ class SiteServer:
                 try:
                     if site.latency:
                         time.sleep(site.latency)
-                    status = self._serve()
+                    self._serve()
                 finally:
                     with site._lock:
                         site.in_flight -= 1
-                hit = Hit(
-                    unquote(urlsplit(self.path).path),
-                    status,
-                    self.headers.get("User-Agent", ""),
-                    self.headers.get("If-None-Match"),
-                    self.headers.get("If-Modified-Since"),
-                )
-                with site._lock:
-                    site.hits.append(hit)
 
             def _serve(self) -> int:
                 target, redirect = resolve(site.root, unquote(urlsplit(self.path).path))
@@ -139,6 +130,17 @@ class SiteServer:
                 return 200
 
             def _send(self, status: int, body: bytes, headers: dict[str, str], with_length: bool = True) -> None:
+                # logged before the response goes out: a client that has its
+                # answer must find its request in the log
+                hit = Hit(
+                    unquote(urlsplit(self.path).path),
+                    status,
+                    self.headers.get("User-Agent", ""),
+                    self.headers.get("If-None-Match"),
+                    self.headers.get("If-Modified-Since"),
+                )
+                with site._lock:
+                    site.hits.append(hit)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
