@@ -185,45 +185,50 @@ class SQLiteStore(Store):
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
+    # Each: a count of rows in a state that a crash, a hand edit or an old bug
+    # can leave behind, and how `complaintwatch check` reports it.
+    _INTEGRITY_COUNTS: tuple[tuple[str, str], ...] = (
+        (
+            "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM posts_fts f WHERE f.rowid = p.id)",
+            "{} posts missing from the full-text index",
+        ),
+        (
+            "SELECT count(*) FROM posts_fts f WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = f.rowid)",
+            "{} full-text rows for unknown posts",
+        ),
+        (
+            "SELECT count(*) FROM (SELECT url FROM posts GROUP BY url HAVING count(*) > 1)",
+            "{} URLs stored more than once",
+        ),
+        (
+            "SELECT count(*) FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)",
+            "{} vectors without a post",
+        ),
+        (
+            "SELECT count(*) FROM posts p WHERE incident_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = p.incident_id)",
+            "{} posts point at an unknown incident type",
+        ),
+        (
+            "SELECT count(*) FROM post_companies c WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id)",
+            "{} company rows without a post",
+        ),
+        (
+            "SELECT count(*) FROM posts p WHERE p.url IN (SELECT url FROM takedowns)"
+            " OR p.thread_url IN (SELECT url FROM takedowns) OR p.parent_url IN (SELECT url FROM takedowns)",
+            "{} posts stored for taken-down URLs",
+        ),
+    )
+
     def check(self) -> list[str]:
+        """Integrity problems. Posts still waiting for a vector are none: the
+        next index run embeds them."""
         db = self.db
         problems = [f"sqlite: {r[0]}" for r in db.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        posts = self.count_posts()
-        fts = db.execute("SELECT count(*) FROM posts_fts").fetchone()[0]
-        if fts != posts:
-            problems.append(f"full-text index has {fts} rows for {posts} posts")
-        missing = db.execute(
-            "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM posts_fts f WHERE f.rowid = p.id)"
-        ).fetchone()[0]
-        if missing:
-            problems.append(f"{missing} posts missing from the full-text index")
-        dups = db.execute("SELECT count(*) FROM (SELECT url FROM posts GROUP BY url HAVING count(*) > 1)").fetchone()[0]
-        if dups:
-            problems.append(f"{dups} URLs stored more than once")
-        orphans = db.execute(
-            "SELECT count(*) FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = v.post_id)"
-        ).fetchone()[0]
-        if orphans:
-            problems.append(f"{orphans} vectors without a post")
-        bad_inc = db.execute(
-            "SELECT count(*) FROM posts p WHERE incident_id IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = p.incident_id)"
-        ).fetchone()[0]
-        if bad_inc:
-            problems.append(f"{bad_inc} posts point at an unknown incident type")
-        problems += self._check_more()
-        return problems
-
-    def _check_more(self) -> list[str]:
-        """What a crash, a hand edit or an old bug can leave behind (run by `complaintwatch check`).
-        Posts still waiting for a vector are no problem: the next index run embeds them."""
-        db = self.db
-        problems = []
-        stray = db.execute(
-            "SELECT count(*) FROM posts_fts f WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = f.rowid)"
-        ).fetchone()[0]
-        if stray:
-            problems.append(f"{stray} full-text rows for unknown posts")
+        for sql, message in self._INTEGRITY_COUNTS:
+            n = db.execute(sql).fetchone()[0]
+            if n:
+                problems.append(message.format(n))
         try:
             db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
         except sqlite3.OperationalError as e:
@@ -240,20 +245,9 @@ class SQLiteStore(Store):
             "SELECT model, count(DISTINCT length(vec)) AS n FROM vectors GROUP BY model HAVING n > 1"
         ):
             problems.append(f"vectors of model {model} have {sizes} different dimensions")
-        orphans = db.execute(
-            "SELECT count(*) FROM post_companies c WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id)"
-        ).fetchone()[0]
-        if orphans:
-            problems.append(f"{orphans} company rows without a post")
         odd = sum(1 for (u,) in db.execute("SELECT url FROM posts") if canonical_url(u) != u)
         if odd:
             problems.append(f"{odd} posts stored under a non-canonical URL (a re-crawl would duplicate them)")
-        listed = db.execute(
-            "SELECT count(*) FROM posts p WHERE p.url IN (SELECT url FROM takedowns)"
-            " OR p.thread_url IN (SELECT url FROM takedowns) OR p.parent_url IN (SELECT url FROM takedowns)"
-        ).fetchone()[0]
-        if listed:
-            problems.append(f"{listed} posts stored for taken-down URLs")
         return problems
 
     def close(self) -> None:
