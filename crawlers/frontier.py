@@ -276,7 +276,7 @@ class FrontierMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierMiddleware:
         if not crawler.settings.get("JOBDIR"):
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # no JOBDIR: nothing to journal (a bare NotConfigured is not logged as a warning)
         return cls(crawler)
 
     def _open_page(self, response: Response) -> int:
@@ -350,7 +350,7 @@ class FrontierDownloaderMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierDownloaderMiddleware:
         if not crawler.settings.get("JOBDIR"):
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # no JOBDIR: nothing to journal (a bare NotConfigured is not logged as a warning)
         return cls(crawler)
 
     def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
