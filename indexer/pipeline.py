@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from complaintwatch.models import Incident
+from complaintwatch.models import Incident, Post
 
 from .chunking import document_vectors
 from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
@@ -216,6 +216,16 @@ def _set_representatives(
         inc.representatives = [int(pid) for pid in reps]
 
 
+# A reply shorter than this ("у меня то же самое", "+1, same here") tells no
+# incident of its own; clustered, such replies form "me too" pseudo-types.
+MIN_REPLY_CHARS = 200
+
+
+def _describes_incident(p: Post) -> bool:
+    """Opening posts and substantial replies; never the company's own answers."""
+    return not p.is_company_reply and (p.parent_url is None or len(p.text) >= MIN_REPLY_CHARS)
+
+
 def cluster_incidents(
     store: Store,
     embedder: Embedder,
@@ -227,7 +237,8 @@ def cluster_incidents(
     the saved model); returns (clusters, assigned, from taxonomy, outliers)."""
     ids, mat = store.vectors(embedder.name)
     posts = {p.id: p for p in store.iter_posts()}
-    # the company's own replies describe no incident
+    # the company's own answers describe no incident; short "me too" replies
+    # do take part in the fit (they help clusters form) but get no type below
     keep = np.array([not posts[int(i)].is_company_reply for i in ids], dtype=bool)
     protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
     if model_path is not None and model_path.exists():
@@ -247,6 +258,9 @@ def cluster_incidents(
     vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
     n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size)
     incidents += list(guide.extra.values())
+    for pid in assignment:
+        if not _describes_incident(posts[pid]):
+            assignment[pid] = None
     centres = dict(result.centroids) | {
         iid: next(p.vector for p in protos if p.key == inc.taxonomy_key) for iid, inc in guide.extra.items()
     }
@@ -270,7 +284,7 @@ def assign_incremental(
     posts = {p.id: p for p in store.iter_posts()}
     incidents = store.incidents()
     assignment: dict[int, int | None] = {pid: p.incident_id for pid, p in posts.items()}
-    rows = [r for r, pid in enumerate(ids) if assignment.get(int(pid)) is None and not posts[int(pid)].is_company_reply]
+    rows = [r for r, pid in enumerate(ids) if assignment.get(int(pid)) is None and _describes_incident(posts[int(pid)])]
     labels = model.assign_new(mat[rows]) if rows else []
     known = {i.id for i in incidents}
     for r, lab in zip(rows, labels):
