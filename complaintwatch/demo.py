@@ -5,9 +5,11 @@ Everything runs on 127.0.0.1 and needs nothing outside the package.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from indexer.companies import Company, CompanyResolver
 
@@ -46,7 +48,16 @@ def run_demo(
 
     _step(f"building the demo sites in {workdir / 'sites'}")
     sites = build_demo_sites(workdir / "sites")
-    with serve_demo_sites(sites, host=host) as server:
+    ports_file = workdir / "ports.json"
+    old_ports = json.loads(ports_file.read_text()) if ports_file.exists() else {}
+    with serve_demo_sites(sites, host=host, ports=old_ports) as server:
+        ports = {name: int(urlsplit(url).port) for name, url in server.base_urls.items()}
+        if old_ports and ports != old_ports:
+            # the sites moved: their posts would be stored again under new URLs
+            _step("the demo's ports changed since the last run: starting from an empty demo store")
+            for f in workdir.glob("complaintwatch.db*"):
+                f.unlink()
+        ports_file.write_text(json.dumps(ports))
         for s in sites:
             print(f"    {s.name:8} {server.base_urls[s.name]}/")
         _step("crawling them with the real spiders")

@@ -117,12 +117,24 @@ class DemoServer:
         self.close()
 
 
-def serve_demo_sites(sites: list[DemoSite], host: str = "127.0.0.1") -> DemoServer:
-    """Serve each site on its own free port from daemon threads."""
+def _bind(host: str, port: int) -> ThreadingHTTPServer:
+    try:
+        return ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+    except OSError:
+        if not port:
+            raise
+        return ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)  # taken: any free port
+
+
+def serve_demo_sites(sites: list[DemoSite], host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> DemoServer:
+    """Serve each site on its own port from daemon threads: the one in `ports`
+    when it is free (post URLs include the port, so a re-run on the same ports
+    updates the stored posts instead of adding copies), else a free one."""
     server = DemoServer({}, {})
+    ports = ports or {}
     try:
         for site in sites:
-            srv = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
+            srv = _bind(host, ports.get(site.name, 0))
             srv.daemon_threads = True
             base_url = f"http://{host}:{srv.server_address[1]}"
             srv.RequestHandlerClass = _handler_for(Path(site.root), base_url)
