@@ -59,6 +59,11 @@ def normalize_ws(text: str) -> str:
     return "\n".join(out).strip()
 
 
+def css_text(sel: Selector, query: str) -> str:
+    """All text a CSS query selects, joined and whitespace-normalised ("" when none)."""
+    return " ".join(" ".join(sel.css(query).getall()).split())
+
+
 def _is_boilerplate(line: str) -> bool:
     key = " ".join(line.lower().strip(_STRIP_CHARS).replace("(", " ").replace(")", " ").split())
     return not key or key in _BOILERPLATE or bool(_COUNT_LINE.match(key) or _SIGNATURE.match(line.strip()))

@@ -23,7 +23,7 @@ from parsel import Selector
 from scrapy.http import Request, Response
 
 from crawlers.extraction.encoding import response_text
-from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, node_text
+from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
 from crawlers.spiders.base import BaseSpider, strip_session, without_fragment
 
@@ -48,8 +48,7 @@ _DMY_TIME = re.compile(
 
 
 def _join(sel: Selector | Any, query: str) -> str | None:
-    text = " ".join(" ".join(sel.css(query).getall()).split())
-    return text or None
+    return css_text(sel, query) or None
 
 
 def _number(text: str | None) -> int | None:

@@ -16,12 +16,8 @@ from parsel import Selector
 from scrapy.http import Response
 
 from crawlers.extraction.encoding import response_text
-from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, node_text
+from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.spiders.base import BaseSpider
-
-
-def _join(sel: Any, query: str) -> str:
-    return " ".join(" ".join(sel.css(query).getall()).split())
 
 
 class PikabuSpider(BaseSpider):
@@ -45,7 +41,7 @@ class PikabuSpider(BaseSpider):
             link = card.css(".story__title-link::attr(href)").get()
             story_id = card.attrib.get("data-story-id")
             url = response.urljoin(link) if link else f"{self.page_url(response)}#story-{story_id}"
-            title = _join(card, ".story__title ::text")
+            title = css_text(card, ".story__title ::text")
             # Text blocks only: image/video blocks carry no words, and the
             # sponsored label, tags and toolbar are not the author's.
             blocks = card.css(".story-block_type_text")
@@ -60,7 +56,9 @@ class PikabuSpider(BaseSpider):
                     url,
                     title=title,
                     text=text,
-                    author=_join(card, ".story__user .user__nick ::text") or _join(card, ".user__nick ::text") or None,
+                    author=css_text(card, ".story__user .user__nick ::text")
+                    or css_text(card, ".user__nick ::text")
+                    or None,
                     published=self.date(shown),
                     language=language_if_plausible(declared, f"{title}\n{text}"),
                     thread_url=url,

@@ -25,7 +25,7 @@ from scrapy.http import Request, Response
 
 from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.structured import find_typed, first_str, name_of, structured_items, types_of
-from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, node_text
+from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
 from crawlers.spiders.base import BaseSpider
 
@@ -92,10 +92,6 @@ def _json(sel: Selector, query: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _join(sel: Any, query: str) -> str:
-    return " ".join(" ".join(sel.css(query).getall()).split())
 
 
 def _pick(sel: Any, queries: tuple[str, ...]) -> Selector | None:
@@ -177,7 +173,7 @@ def next_data_reviews(sel: Selector) -> list[Review]:
 
 def markup_reviews(sel: Selector) -> list[Review]:
     """Review cards in the HTML (Trustpilot 2016-2020 and 2021+ layouts)."""
-    page_company = _join(sel, ".company-name a ::text") or None
+    page_company = css_text(sel, ".company-name a ::text") or None
     out = []
     for card in sel.css("article.review, article[data-service-review-card-paper], div.review-card article"):
         info = _json(card, 'script[data-initial-state="review-info"]::text')
@@ -189,10 +185,10 @@ def markup_reviews(sel: Selector) -> list[Review]:
         out.append(
             Review(
                 author=info.get("consumerName")
-                or _join(card, ".consumer-information__name ::text, [data-consumer-name-typography] ::text")
+                or css_text(card, ".consumer-information__name ::text, [data-consumer-name-typography] ::text")
                 or None,
                 title=info.get("reviewHeader")
-                or _join(card, ".review-content__title ::text, [data-service-review-title-typography] ::text"),
+                or css_text(card, ".review-content__title ::text, [data-service-review-title-typography] ::text"),
                 text=info.get("reviewBody") or (node_text(text_node[0]) if text_node else ""),
                 published=dates.get("publishedDate") or _pick_attr(card, _REVIEW_TIME, "datetime"),
                 url=card.css(".review-content__title a::attr(href), a[data-review-title-typography]::attr(href)").get()

@@ -28,7 +28,14 @@ from scrapy.http import Response
 from crawlers.extraction.dates import parse_published
 from crawlers.extraction.encoding import response_text
 from crawlers.extraction.metadata import page_meta
-from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, main_text, node_text
+from crawlers.extraction.text import (
+    clean_lines,
+    css_text,
+    declared_language,
+    language_if_plausible,
+    main_text,
+    node_text,
+)
 from crawlers.items import PostItem
 from crawlers.spiders.base import BaseSpider
 
@@ -57,12 +64,8 @@ def _own(comment: Selector) -> Selector:
     return own
 
 
-def _join(sel: Any, query: str) -> str:
-    return " ".join(" ".join(sel.css(query).getall()).split())
-
-
 def _first(sel: Selector, queries: tuple[str, ...]) -> str | None:
-    return next((v for q in queries if (v := _join(sel, q))), None)
+    return next((v for q in queries if (v := css_text(sel, q))), None)
 
 
 class VcruSpider(BaseSpider):
@@ -132,7 +135,7 @@ class VcruSpider(BaseSpider):
             raw_date = (
                 c.css(".comment__date time::attr(datetime), time::attr(datetime)").get()
                 or c.css("[data-date]::attr(data-date)").get()
-                or _join(c, ".comment__date ::text")
+                or css_text(c, ".comment__date ::text")
             )
             official = bool(badge) and any(m in badge.lower() for m in _OFFICIAL_MARK)
             yield from self.emit(
@@ -140,9 +143,9 @@ class VcruSpider(BaseSpider):
                     url,
                     title=title,
                     text=text,
-                    author=_join(c, ".comment__author-name ::text")
-                    or _join(c, ".comment__author .author__name ::text")
-                    or _join(c, ".comment__author ::text")
+                    author=css_text(c, ".comment__author-name ::text")
+                    or css_text(c, ".comment__author .author__name ::text")
+                    or css_text(c, ".comment__author ::text")
                     or None,
                     published=self.date(raw_date, languages),
                     language=language_if_plausible(declared, text),
