@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -32,9 +33,21 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from crawlers.extraction.dates import parse_published
 from crawlers.extraction.encoding import decode_html
 from crawlers.extraction.feeds import FEED_ROOTS, SITEMAP_ROOTS, Feed, parse_feed, xml_root
+from crawlers.extraction.metadata import PageMeta, page_meta
+from crawlers.extraction.text import declared_language, main_text
 from crawlers.items import PostItem
 
 F = TypeVar("F", bound=Callable[..., Iterable[Any]])
+
+
+@dataclass(slots=True)
+class ArticlePage:
+    url: str
+    declared: str | None  # the page's declared language, when plausible
+    languages: list[str] | None  # date-parsing hint
+    meta: PageMeta
+    text: str
+
 
 # Session ids that forum software appends to every link (vBulletin "s",
 # phpBB "sid"): they make one post look like many URLs.
@@ -235,6 +248,18 @@ class BaseSpider(scrapy.Spider):
 
     def new_item(self, url: str, **fields: Any) -> PostItem:
         return PostItem(url=url, site_kind=self.site_kind, **fields)
+
+    def read_article(self, response: Response, html: str, sel: Selector, body: tuple[str, ...]) -> ArticlePage:
+        """What every article-like page yields before its platform specifics:
+        URL, declared language, metadata and the main text (from the first
+        `body` selector that matches, else trafilatura's pick)."""
+        url = self.page_url(response)
+        declared = declared_language(sel)
+        languages = [declared] if declared else None
+        container = next((c[0] for q in body if (c := sel.css(q))), None)
+        return ArticlePage(
+            url, declared, languages, page_meta(sel, url, html, languages), main_text(html, container, url)
+        )
 
     @staticmethod
     def canonical(sel: Selector) -> str | None:

@@ -22,8 +22,7 @@ from scrapy.http import Request, Response
 from crawlers.extraction.dates import from_timestamp
 from crawlers.extraction.encoding import response_text
 from crawlers.extraction.feeds import Feed, FeedEntry
-from crawlers.extraction.metadata import page_meta
-from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible, main_text, node_text
+from crawlers.extraction.text import clean_lines, language_if_plausible, node_text
 from crawlers.items import PostItem
 from crawlers.spiders.base import BaseSpider
 
@@ -150,12 +149,8 @@ class BlogSpider(BaseSpider):
         return []
 
     def _article(self, response: Response, html: str, sel: Selector) -> Iterator[PostItem]:
-        url = self.page_url(response)
-        declared = declared_language(sel)
-        languages = [declared] if declared else None
-        meta = page_meta(sel, url, html, languages)
-        container = next((c[0] for q in _BODY if (c := sel.css(q))), None)
-        text = main_text(html, container, url)
+        page = self.read_article(response, html, sel, _BODY)
+        url, declared, languages, meta, text = page.url, page.declared, page.languages, page.meta, page.text
         author = next((a for q in _LJ_USER if (a := sel.css(q).get())), None) or meta.author
         post = self.new_item(
             url,

@@ -27,13 +27,10 @@ from scrapy.http import Response
 
 from crawlers.extraction.dates import parse_published
 from crawlers.extraction.encoding import response_text
-from crawlers.extraction.metadata import page_meta
 from crawlers.extraction.text import (
     clean_lines,
     css_text,
-    declared_language,
     language_if_plausible,
-    main_text,
     node_text,
 )
 from crawlers.items import PostItem
@@ -80,12 +77,8 @@ class VcruSpider(BaseSpider):
     def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
-        url = self.page_url(response)
-        declared = declared_language(sel)
-        languages = [declared] if declared else None
-        meta = page_meta(sel, url, html, languages)
-        container = next((c[0] for q in _BODY if (c := sel.css(q))), None)
-        text = main_text(html, container, url)
+        page = self.read_article(response, html, sel, _BODY)
+        url, declared, languages, meta, text = page.url, page.declared, page.languages, page.meta, page.text
         shown_date = _first(sel, _DATE)
         title = _first(sel, _TITLE) or meta.title
         yield from self.emit(
