@@ -16,9 +16,9 @@ from pathlib import Path
 from complaintwatch.models import Incident, Post, SiteKind, site_of
 from indexer.embedders import get_embedder
 from indexer.store.sqlite import SQLiteStore
+from tests.clock import NOW
 
 XSS = "<script>alert(1)</script>"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 # incident ids
 CANCEL, CARD, DELIVERY, OUTAGE, REFUND = 1, 2, 3, 4, 5
@@ -91,7 +91,10 @@ def _months_ago(n: int, day: int = 10) -> datetime:
     while m <= 0:
         m += 12
         y -= 1
-    return datetime(y, m, min(day, 28), 12, 0, tzinfo=timezone.utc)
+    when = datetime(y, m, min(day, 28), 12, 0, tzinfo=timezone.utc)
+    # This month's posts never lie in the future (on the 1st, "day 3" has not
+    # come yet): the start of today is still this month and already past.
+    return min(when, NOW.replace(hour=0, minute=0, second=0))
 
 
 def _posts() -> tuple[list[Post], dict[str, int], dict[str, tuple[list[str], str]]]:

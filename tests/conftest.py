@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import time_machine
+from hypothesis import settings
+
+from tests.clock import NOW
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# Hypothesis: "ci" (.ci/run sets HYPOTHESIS_PROFILE=ci) is derandomized, so a
+# CI run is repeatable; "dev" keeps exploring new examples locally.
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Freeze the clock at tests.clock.NOW for the whole run, before any test
+    module is imported; it ticks, so waits and timeouts behave."""
+    traveller = time_machine.travel(NOW, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that runs on the Elasticsearch side of the `store`
+    fixture with `es`, so `-m "not es"` runs the suite without a server."""
+    es = pytest.mark.es
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store") == "es":
+            item.add_marker(es)
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from complaintwatch.models import Incident, Post, SiteKind
 from tests.browser_helpers import CANCEL, OUTAGE, XSS, build_dataset
+from tests.clock import NOW
 from web import create_app
 from web.trends import spike_details
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SCOOTER = 42  # an incident type of our own, for the spike data
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -26,6 +26,7 @@ ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = "/tmp/cw_company.png"
+pytestmark = pytest.mark.browser
 
 # No skipping: a missing browser is a broken test setup (.ci/run installs it).
 import playwright.sync_api as sync_api  # noqa: E402
