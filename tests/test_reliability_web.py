@@ -41,9 +41,7 @@ def _post(url: str, site: str, title: str, text: str, author: str | None = None,
     )
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    store = open_store(tmp_path_factory.mktemp("hostile") / "h.db")
+def _fill_hostile(store) -> list[Post]:
     posts = [
         _post("https://forum.example/t/1", "forum.example", f"Отменили заказ {IMG}", f"{STORY} {XSS} {SVG}", XSS),
         # the same story on two more sites: one with a hostile site name and a script URL
@@ -58,6 +56,13 @@ def hostile(tmp_path_factory):
         [Incident(1, f"Order cancelled {XSS}", f"Отмена {IMG}", [XSS, "заказ"], size=4, taxonomy_key=None)],
         {p.id: 1 for p in posts[:4]},
     )
+    return posts
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    store = open_store(tmp_path_factory.mktemp("hostile") / "h.db")
+    posts = _fill_hostile(store)
     yield store, posts
     store.close()
 
@@ -126,28 +131,49 @@ def test_stored_hostile_text_is_shown_escaped(client, hostile):
     assert "&lt;/textarea&gt;&lt;svg/onload=alert(3)&gt;" in html
 
 
-@pytest.mark.parametrize(
-    "q",
-    [
-        "*",
-        "title:*",
-        '{"match_all": {}}',
-        '" OR ""="',
-        "NEAR(заказ отменил)",
-        "заказ* OR *",
-        "_exists_:text",
-        "text_stems:/.*/",
-        "^1 OR 1=1; --",
-        "\\",
-    ],
-)
-def test_query_syntax_injection_matches_nothing_extra(client, hostile, q):
+# Each query with the hostile corpus's posts it must match: its words, as plain
+# text. The three copies of the story hold "заказ" and "1" (from "alert(1)");
+# no operator may widen that, or match the field names of either backend.
+_STORY_COPIES = frozenset({0, 1, 2})
+INJECTIONS = {
+    "*": frozenset(),
+    "title:*": frozenset(),
+    '{"match_all": {}}': frozenset(),
+    '" OR ""="': frozenset(),
+    "NEAR(заказ отменил)": frozenset(),
+    "заказ* OR *": _STORY_COPIES,
+    "_exists_:text": frozenset(),
+    "text_stems:/.*/": frozenset(),
+    "^1 OR 1=1; --": _STORY_COPIES,
+    "\\": frozenset(),
+    "заказ OR title:*": _STORY_COPIES,
+    "refund -*": frozenset({4}),
+    'refund "*" OR _id:*': frozenset({4}),
+    "title_stems:заказ": frozenset(),
+}
+
+
+@pytest.fixture
+def hostile_store(store):
+    """The hostile corpus in a fresh store of each backend (SQLite and Elasticsearch)."""
+    return store, _fill_hostile(store)
+
+
+def test_query_syntax_injection_matches_nothing_extra(hostile_store):
     """Operators of FTS5 or of the Elasticsearch query DSL are plain text:
-    they never match every post."""
-    store, posts = hostile
-    body = client.get("/api/v1/search", query_string={"q": q, "per_page": 100}).get_json()
-    assert body["total"] < len(posts)
-    assert store.search_text(q)[1] < len(posts)
+    each query finds exactly the posts its words find, on both backends,
+    in the store and through the JSON API."""
+    store, posts = hostile_store
+    client = create_app(store, None, {"TESTING": True}).test_client()
+    wrong = {}
+    for q, expected in INJECTIONS.items():
+        want = {posts[i].url for i in expected}
+        hits, total = store.search_text(q, limit=100)
+        body = client.get("/api/v1/search", query_string={"q": q, "per_page": 100}).get_json()
+        api = {r["post"]["url"] for r in body["results"]}
+        if {h.post.url for h in hits} != want or total != len(want) or api != want or body["total"] != len(want):
+            wrong[q] = (sorted(want), sorted(h.post.url for h in hits), total, sorted(api), body["total"])
+    assert not wrong, wrong
 
 
 # -- over real HTTP -------------------------------------------------------------
