@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from complaintwatch.models import Incident, Post
 
 from .chunking import document_vectors
 from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
-from .companies import CompanyResolver
+from .clustering.represent import banned_words, choose_packs, seed_types
+from .companies import CompanyResolver, is_common_word
 from .embedders import Embedder
 from .language import detect_language
 from .store.base import Store
@@ -32,8 +34,8 @@ Progress = Callable[[str, int, int], None]
 # Incident ids 1..TAXONOMY_IDS are kept for taxonomy-only incident types (posts
 # that fit a seed type but no cluster); clusters get ids above it.
 TAXONOMY_IDS = 100
-# An outlier post closer than this to a seed type's prototype still gets that type.
-FALLBACK_MIN_SIM = 0.28
+# An outlier post gets a seed type of its pack when it clears the type's
+# calibrated threshold (indexer.clustering.represent.seed_types).
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -109,6 +111,31 @@ def model_path_for(store_path: Path, embedder_name: str) -> Path:
     return store_path.with_name(f"{store_path.name}.incidents.{re.sub(r'[^A-Za-z0-9_.-]', '_', embedder_name)}.npz")
 
 
+def model_paths_for(store_path: Path) -> list[Path]:
+    """Every fitted incident model kept for this store (one per embedder)."""
+    return sorted(
+        p
+        for p in store_path.parent.glob(f"{glob_escape(store_path.name)}.incidents.*.npz")
+        if not p.name.endswith(".tmp.npz")
+    )
+
+
+def forget_taken_down(store: Store, model_paths: list[Path]) -> int:
+    """After a takedown: the saved incident models drop what the store's
+    incident types no longer show and ask for a full re-fit on the next
+    `index` (incremental or not). Returns how many models were rewritten."""
+    incidents = store.incidents()
+    done = 0
+    for path in model_paths:
+        if not path.exists():
+            continue
+        model = IncidentModel.load(path)
+        model.forget_posts(incidents, "posts were taken down after this fit")
+        model.save(path)
+        done += 1
+    return done
+
+
 class _SeedTypes:
     """Seed-taxonomy guidance on top of the clusters: outliers close to a seed
     type get it, and a cluster that swallowed a sizeable group of posts nearer
@@ -124,12 +151,9 @@ class _SeedTypes:
                 self.by_key[inc.taxonomy_key] = inc.id
         self.extra: dict[int, Incident] = {}
 
-    def nearest(self, vectors: np.ndarray) -> list[str | None]:
-        if not len(vectors) or not self.protos:
-            return [None] * len(vectors)
-        sims = vectors @ self.matrix.T
-        best = sims.argmax(axis=1)
-        return [self.protos[b].key if sims[r, b] >= FALLBACK_MIN_SIM else None for r, b in enumerate(best)]
+    def nearest(self, vectors: np.ndarray, packs: list[str | None]) -> list[str | None]:
+        got, _ = seed_types(vectors, packs, self.protos)
+        return [self.protos[b].key if b is not None else None for b in got]
 
     def incident_for(self, key: str) -> int:
         iid = self.by_key.get(key)
@@ -147,6 +171,7 @@ def _guide_by_taxonomy(
     incidents: list[Incident],
     vectors: dict[int, np.ndarray],
     min_group: int,
+    packs: dict[int, str | None],
 ) -> int:
     """Apply the seed types to outliers and to split-off groups; returns the
     number of outliers that got a type this way."""
@@ -157,7 +182,7 @@ def _guide_by_taxonomy(
             members.setdefault(iid, []).append(pid)
     typed = 0
     for iid, pids in members.items():
-        nearest = guide.nearest(np.vstack([vectors[p] for p in pids]))
+        nearest = guide.nearest(np.vstack([vectors[p] for p in pids]), [packs.get(p) for p in pids])
         if iid is None:
             for pid, key in zip(pids, nearest):
                 if key is not None:
@@ -246,17 +271,22 @@ def cluster_incidents(
     else:  # first run or a new embedder: never reuse an id the store already showed
         known = max((i.id for i in store.incidents()), default=0)
         previous = PreviousClusters({}, next_id=max(known, TAXONOMY_IDS) + 1)
-    model = IncidentModel(taxonomy=protos, model_name=embedder.name)
+    banned = frozenset()
+    if resolver is not None:
+        banned = banned_words([n for c in resolver.companies.values() for n in (c.name, *c.aliases)], is_common_word)
+    model = IncidentModel(taxonomy=protos, model_name=embedder.name, banned=banned)
     texts = [embed_text(posts[int(i)].title, posts[int(i)].text) for i in ids[keep]]
     if resolver is not None:  # company names must not become an incident type's keywords
-        texts = [resolver.mask(t) for t in texts]
-    result = model.fit(ids[keep], mat[keep], texts, previous=previous)
+        texts = [resolver.mask(t, " | ") for t in texts]
+    pack_list = choose_packs(mat[keep], [_industry(posts[int(i)], resolver) for i in ids[keep]], protos)
+    result = model.fit(ids[keep], mat[keep], texts, previous=previous, packs=pack_list)
     incidents = list(result.incidents)
     assignment: dict[int, int | None] = {int(i): None for i in ids[~keep]} | dict(result.assignment)
 
     guide = _SeedTypes(protos, incidents)
     vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
-    n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size)
+    packs = {int(pid): pk for pid, pk in zip(ids[keep], pack_list)}
+    n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size, packs)
     incidents += list(guide.extra.values())
     for pid in assignment:
         if not _describes_incident(posts[pid]):
@@ -273,8 +303,19 @@ def cluster_incidents(
     return len(result.incidents), assigned, n_fallback, len(assignment) - assigned
 
 
+def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
+    """The industry of the post's first company that has one (its taxonomy pack)."""
+    if resolver is None:
+        return None
+    return next((ind for c in post.companies if (ind := resolver.industry(c))), None)
+
+
 def assign_incremental(
-    store: Store, embedder: Embedder, model_path: Path, taxonomy_path: str | Path | None = None
+    store: Store,
+    embedder: Embedder,
+    model_path: Path,
+    taxonomy_path: str | Path | None = None,
+    resolver: CompanyResolver | None = None,
 ) -> tuple[int, int, int, int]:
     """New posts (no incident yet) -> the saved model's nearest existing
     incident type, or a seed type, without re-clustering: clusters, their ids
@@ -289,10 +330,12 @@ def assign_incremental(
     known = {i.id for i in incidents}
     for r, lab in zip(rows, labels):
         assignment[int(ids[r])] = lab if lab in known else None
-    guide = _SeedTypes(taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder), incidents)
+    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
+    guide = _SeedTypes(protos, incidents)
     still = [r for r in rows if assignment[int(ids[r])] is None]
     n_fallback = 0
-    for r, key in zip(still, guide.nearest(mat[still]) if still else []):
+    packs = choose_packs(mat[still], [_industry(posts[int(ids[r])], resolver) for r in still], protos) if still else []
+    for r, key in zip(still, guide.nearest(mat[still], packs) if still else []):
         if key is not None:
             assignment[int(ids[r])] = guide.incident_for(key)
             n_fallback += 1
@@ -320,7 +363,12 @@ def run_index(
     # masking lowered NMI against the true incident types (0.83 -> 0.79)
     report.embedded = embed_missing(store, embedder, progress)
     if incremental and model_path is not None and model_path.exists():
-        counts = assign_incremental(store, embedder, model_path, taxonomy_path)
+        if reason := IncidentModel.load(model_path).refit_reason:
+            # the saved model still carries posts that are gone: assigning against it would bring them back
+            log.warning("the incident model needs a full re-fit (%s): re-clustering instead of --incremental", reason)
+            incremental = False
+    if incremental and model_path is not None and model_path.exists():
+        counts = assign_incremental(store, embedder, model_path, taxonomy_path, resolver)
     else:
         counts = cluster_incidents(store, embedder, model_path, taxonomy_path, resolver)
     report.clusters, report.assigned, report.from_taxonomy, report.outliers = counts

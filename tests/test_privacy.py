@@ -23,7 +23,7 @@ from indexer.store import open_store
 from tests.crawl_helpers import REPO_ROOT
 from tests.reliability_helpers import STORY, Route, Site, cli, crawl, page, serve
 from web import create_app
-from web.privacy import load_or_create_key, pseudonym
+from web.privacy import QuotedNames, load_or_create_key, pseudonym
 
 XSS = "<script>alert(1)</script>"
 AUTHORS = ["Иван Петров", "Marina K.", XSS, "Служба поддержки OZON"]
@@ -98,7 +98,7 @@ def test_pseudonymised_authors_never_show_their_names(authored_store):
     # each author keeps one pseudonym on every kind of view
     for author in AUTHORS:
         alias = pseudonym(author, KEY)
-        assert re.fullmatch(r"user-[0-9a-f]{6}", alias)
+        assert re.fullmatch(r"user-[0-9a-f]{16}", alias)
         for path in (f"/post/{posts[0].id}", "/company/ozon/feed.atom", "/export.csv?q=заказ"):
             assert alias in views[path], (path, author)
     api_post = json.loads(views[f"/api/v1/post/{posts[0].id}"])
@@ -179,6 +179,135 @@ def test_serve_pseudonymise_authors_survives_a_restart(tmp_path, authored_store)
             proc.wait(timeout=30)
     assert seen[0] == seen[1] != AUTHORS[0]
     assert seen[0] == pseudonym(AUTHORS[0], (tmp_path / "state" / "pseudonym.key").read_text().strip())
+
+
+# -- names that other posts quote ------------------------------------------------
+
+QUOTED_AUTHORS = ["Alex_Edw", "Иван Петров", "marina.k", "Ozon_Support"]
+
+
+@pytest.fixture(scope="module")
+def quoting_store(tmp_path_factory):
+    """A forum thread as people write them: greetings, @mentions, quote headers."""
+    store = open_store(tmp_path_factory.mktemp("quoted") / "q.db")
+    base = "https://forum.example/t/77"
+
+    def msg(i: int, author: str, text: str, **kw) -> Post:
+        return Post(
+            url=f"{base}#p{i}" if i else base,
+            source_site="forum.example",
+            site_kind=SiteKind.FORUM,
+            title="Озон отменил заказ и не вернул деньги",
+            text=text,
+            author=author,
+            published_at=datetime(2024, 3, 1 + i, tzinfo=timezone.utc),
+            **({"parent_url": base, "thread_url": base, "position": i} if i else {}),
+            **kw,
+        )
+
+    posts = [
+        msg(0, "Alex_Edw", "Заказ отменили через неделю, деньги не вернули. Поддержка молчит."),
+        msg(1, "Иван Петров", "Hi Alex_Edw, у меня то же самое: заказ отменили, деньги вернули через месяц."),
+        msg(2, "marina.k", "@Alex_Edw @Иван  Петров пишите в претензионный отдел, мне там заказ вернули."),
+        msg(
+            3,
+            "Ozon_Support",
+            "alex_edw wrote:\n> Поддержка молчит.\nЗдравствуйте, ALEX_EDW! Заказ проверили, деньги вернём.",
+            is_company_reply=True,
+        ),
+        msg(4, "Гость", "Цитата (marina.k @ 03.03.2024): мне там заказ вернули. А вот Alex_Edwards пишет иначе."),
+    ]
+    store.upsert_posts(posts)
+    store.set_analysis([(p.id, ["ozon"], "ru") for p in posts])
+    store.replace_incidents(
+        [Incident(1, "Заказ / alex_edw", "Заказ / alex_edw", ["заказ", "alex_edw"], size=5)], {p.id: 1 for p in posts}
+    )
+    yield store, posts
+    store.close()
+
+
+_NAME_PATTERNS = [r"alex_edw", r"иван\s+петров", r"петров", r"marina\.k", r"ozon_support"]
+
+
+def _names_in(body: str) -> list[str]:
+    return [n for n in _NAME_PATTERNS if re.search(rf"(?<!\w){n}(?!\w)", body, re.IGNORECASE)]
+
+
+def test_pseudonymised_mode_replaces_names_that_posts_quote(quoting_store):
+    store, posts = quoting_store
+    root = posts[0].id
+    paths = [
+        f"/post/{root}",
+        f"/api/v1/post/{root}",
+        "/search?q=заказ",
+        "/search?q=Alex_Edw",
+        "/api/v1/search?q=заказ&per_page=100",
+        "/api/v1/search?q=Петров",
+        "/company/ozon/feed.atom",
+        "/export.csv?q=заказ",
+        "/export.json?q=заказ",
+        "/incident/1",
+        "/api/v1/incident/1",
+        "/api/v1/incidents",
+    ]
+    plain = create_app(store, None, {"TESTING": True}).test_client()
+    assert _names_in(plain.get(f"/post/{root}").get_data(as_text=True)) == _NAME_PATTERNS  # the data has them
+    client = create_app(
+        store, None, {"TESTING": True, "PSEUDONYMISE_AUTHORS": True, "PSEUDONYM_KEY": KEY}
+    ).test_client()
+    bodies = {}
+    for path in paths:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        bodies[path] = body = r.get_data(as_text=True)
+        if path == "/search?q=Alex_Edw":  # the page repeats the query typed: only the results count
+            body = " ".join(re.findall(r'<p class="snippet"[^>]*>(.*?)</p>', body, re.S))
+            assert pseudonym("Alex_Edw", KEY) in body
+        elif path == "/api/v1/search?q=Петров":
+            body = json.dumps(json.loads(body)["results"], ensure_ascii=False)
+        assert _names_in(body) == [], (path, _names_in(body))
+    alex, ivan, marina = (pseudonym(a, KEY) for a in QUOTED_AUTHORS[:3])
+    thread = {p["id"]: p for p in json.loads(bodies[f"/api/v1/post/{root}"])["thread"]}
+    assert thread[posts[1].id]["text"].startswith(f"Hi {alex}, у меня")
+    assert thread[posts[2].id]["text"].startswith(f"@{alex} @{ivan} пишите")  # any spacing inside the name
+    # any case; the pseudonym is the author's, as on the author field
+    assert thread[posts[3].id]["text"] == f"{alex} wrote:\n> Поддержка молчит.\nЗдравствуйте, {alex}! " + (
+        "Заказ проверили, деньги вернём."
+    )
+    assert thread[posts[3].id]["text"].count(alex) == 2 and thread[posts[0].id]["author"] == alex
+    assert thread[posts[4].id]["text"].startswith(f"Цитата ({marina} @ 03.03.2024)")
+    assert "Alex_Edwards" in thread[posts[4].id]["text"]  # another word, not the name
+    for path in (f"/post/{root}", "/company/ozon/feed.atom", "/export.json?q=заказ"):
+        assert alex in bodies[path] and marina in bodies[path], path
+    rows = list(csv.DictReader(io.StringIO(bodies["/export.csv?q=заказ"].lstrip("\ufeff"))))
+    assert any(r["text"].startswith(f"Hi {alex},") for r in rows)
+    hits = json.loads(bodies["/api/v1/search?q=Петров"])
+    assert any(ivan in h["snippet_html"] for h in hits["results"])  # the snippet is made from the new text
+    assert json.loads(bodies["/api/v1/incident/1"])["incident"]["keywords"] == ["заказ", alex]
+
+
+def test_quoted_names_are_whole_words_and_the_longest_wins():
+    names = QuotedNames(["Иван", "Иван Петров", "Al", "Ann-Marie", "<b>x</b>"], KEY)
+    p = {n: pseudonym(n, KEY) for n in ["Иван", "Иван Петров", "Ann-Marie", "<b>x</b>"]}
+    assert names.replace("Иван Петров и Иван, Иванов") == f"{p['Иван Петров']} и {p['Иван']}, Иванов"
+    assert names.replace("Al and ann-marie, Ann-Maries") == f"Al and {p['Ann-Marie']}, Ann-Maries"  # "Al": too short
+    assert names.replace("a <b>x</b> b") == f"a {p['<b>x</b>']} b"
+    assert names.replace("") == "" and names.replace(None) is None
+
+
+def test_pseudonyms_carry_64_bits_and_100k_names_do_not_collide():
+    first = ["Alex", "Иван", "Marina", "Олег", "Sam", "Анна", "Chris", "Дмитрий", "Kate", "Сергей"]
+    last = ["Edw", "Петров", "K", "Smith", "Иванова", "Lee", "Сидоров", "Brown", "Кузнецов", "Nguyen"]
+    names = [f"{first[i % 10]}_{last[i // 10 % 10]}{i // 100}" for i in range(100_000)]
+    assert len(set(names)) == 100_000
+    aliases = [pseudonym(n, KEY) for n in names]
+    assert len(set(aliases)) == 100_000  # 0 collisions (24 bits gave 307)
+    assert all(re.fullmatch(r"user-[0-9a-f]{16}", a) for a in aliases[:1000])
+    # all of them are looked for in text, each as a whole word
+    quoted = QuotedNames(names, KEY)
+    assert len(quoted) == 100_000
+    text = f"Hi {names[12_345]}, see @{names[99_999]} and {names[7]}x."
+    assert quoted.replace(text) == f"Hi {aliases[12_345]}, see @{aliases[99_999]} and {names[7]}x."
 
 
 # -- takedowns -----------------------------------------------------------------

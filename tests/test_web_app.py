@@ -516,7 +516,7 @@ def test_export_csv_injection(client, ds):
     for row in rows:
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@")), cell
-    assert csv_cell("-2") == "'-2" and csv_cell("\t=1") == "'\t=1" and csv_cell("ok") == "ok" and csv_cell(None) == ""
+    assert csv_cell("-2") == "'-2" and csv_cell("\t=1") == "'\t'=1" and csv_cell("ok") == "ok" and csv_cell(None) == ""
 
 
 def test_export_json(client):

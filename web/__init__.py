@@ -18,6 +18,7 @@ from indexer.store.base import Store
 
 from . import privacy
 from .feeds import post_title
+from .safetext import strip_bidi
 from .serialize import safe_url
 from .services import DEFAULTS, Services, builtin_company_names, company_name
 
@@ -52,14 +53,19 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
         store=store, embedder=embedder, company_names=dict(builtin_company_names() if names is None else names)
     )
 
-    from . import api, csrf, export
+    from . import api, csrf, export, hosts
     from .views import alerts, companies, compare, incidents, posts, search
 
     for bp in (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, export.bp, compare.bp, alerts.bp):
         app.register_blueprint(bp)
     csrf.init_app(app)  # SECRET_KEY, sessions, the token check on every form POST
+    hosts.init_app(app)  # the Host allow-list (ALLOWED_HOSTS), checked before anything else
 
     privacy.init_app(app)  # the `author` filter; refuses PSEUDONYMISE_AUTHORS without a key
+    _author = app.jinja_env.filters["author"]
+    # names are metadata: no bidi controls (web/safetext.py); the pseudonym is still of the name as stored
+    app.jinja_env.filters["author"] = lambda name: strip_bidi(_author(name))
+    app.jinja_env.filters["strip_bidi"] = strip_bidi
     app.jinja_env.filters["http_url"] = safe_url
     app.jinja_env.filters["post_title"] = post_title
     app.jinja_env.globals["TREND_HELP"] = TREND_HELP

@@ -7,7 +7,9 @@ watches, kept in the store and evaluated on request.
   rising rule as the incident-type trends (web.trends.spike_details).
 
 A "search" alert matches what the search page finds for its query and filters
-(hybrid text + vector search; no query: every post under the filters); a
+(hybrid text + vector search; no query: every post under the filters; a query
+with a quoted phrase, +word or -word, or ``similar=0``, counts text matches
+only, never posts that are just similar in meaning); a
 "watch" matches the company's opening posts of that incident type, as counted
 on the company page.
 """
@@ -21,16 +23,17 @@ from datetime import datetime, time, timedelta, timezone
 from werkzeug.datastructures import MultiDict
 
 from complaintwatch.models import Incident, Post, SavedSearch, SearchFilters
+from indexer.query import parse_query
 
 from .params import MAX_FIELD_CHARS, BadParam, SearchParams, clean_text, parse_id, parse_search_params
 from .reports import company_post_count, incident_label, incidents_by_id
-from .search import count_matches, newest_matches
+from .search import ResultItem, count_matches, newest_match_items, newest_matches
 from .services import company_name, setting, store
 from .trends import SPIKE_RULE, SPIKE_WINDOW, Spike, spike_details
 
 KINDS = ("search", "watch")
 NAME_CHARS = MAX_FIELD_CHARS
-SEARCH_KEYS = ("q", "company", "incident", "site", "lang", "from", "to")
+SEARCH_KEYS = ("q", "company", "incident", "site", "lang", "from", "to", "similar")
 
 
 class TooManyAlerts(Exception):
@@ -54,7 +57,10 @@ def normalise_params(kind: str, raw: Mapping) -> dict:
     """The params to store for a new alert, validated (BadParam when not)."""
     if kind == "search":
         p = _search_params(raw)
-        return {k: v for k, v in {"q": p.q, **p.filter_dict()}.items() if v not in (None, "")}
+        out = {k: v for k, v in {"q": p.q, **p.filter_dict()}.items() if v not in (None, "")}
+        if not p.similar:
+            out["similar"] = 0
+        return out
     if kind == "watch":
         company = clean_text(str(raw.get("company") or ""))
         if not company:
@@ -112,6 +118,8 @@ def _query(alert: SavedSearch) -> tuple[SearchParams, SearchFilters]:
         )
         return SearchParams(), filters
     p = _search_params(alert.params)  # validated when the alert was created
+    if parse_query(p.q).has_constraints:
+        p.similar = False  # an exact question: similar-in-meaning posts are not what was asked for
     return p, p.filters
 
 
@@ -150,8 +158,13 @@ def evaluate(
 
 def new_posts(alert: SavedSearch, limit: int) -> list[Post]:
     """The newest matching posts published since last_seen_at."""
+    return [it.post for it in new_items(alert, limit)]
+
+
+def new_items(alert: SavedSearch, limit: int) -> list[ResultItem]:
+    """new_posts with how each matched (``ResultItem.similar``: only similar in meaning)."""
     params, filters = _query(alert)
-    return newest_matches(params, filters, limit, since=_new_since(alert))
+    return newest_match_items(params, filters, limit, since=_new_since(alert))
 
 
 def matching_posts(alert: SavedSearch, limit: int) -> list[Post]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from .alerts import TooManyAlerts, create_alert, evaluate, new_posts, now_utc
+from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc
 from .openapi import openapi_spec
 from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
 from .reports import company_post_count, company_report, compare_report, incident_report, incidents_by_id
+from .safetext import MAX_JSON_DEPTH, UnsafeJSON, check_json
 from .search import run_search
 from .serialize import (
     alert_dict,
@@ -52,6 +55,7 @@ def search():
             "query": params.q,
             "filters": params.filter_dict(),
             "sort": params.sort,
+            "similar": params.similar,
             "mode": res.mode,
             "page": res.page,
             "per_page": res.per_page,
@@ -63,6 +67,7 @@ def search():
                     "post": post_dict(it.post, incs),
                     "score": it.score,
                     "matched": it.matched,
+                    "similar": it.similar,
                     "snippet_html": str(it.snippet),
                 }
                 for it in res.items
@@ -134,9 +139,19 @@ def compare():
 def _json_body() -> dict:
     if request.mimetype != "application/json":
         abort(415, description="send a JSON body with Content-Type: application/json")
-    body = request.get_json(silent=True)
+    try:
+        # json.loads, not get_json(silent=True): that lets a RecursionError (deep nesting) through as a 500
+        body = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise BadParam("body", f"nested too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+    except ValueError as exc:  # bad JSON or bytes that are no Unicode text
+        raise BadParam("body", f"not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadParam("body", "must be a JSON object")
+    try:
+        check_json(body)
+    except UnsafeJSON as exc:
+        raise BadParam("body", str(exc)) from None
     return body
 
 
@@ -177,8 +192,13 @@ def new_alert():
 def alert(alert_id: int):
     a = _saved(alert_id)
     incs = incidents_by_id()
-    posts = new_posts(a, setting("FEED_ENTRIES"))
-    return jsonify({**alert_dict(evaluate(a, incidents=incs)), "new": [post_dict(p, incs) for p in posts]})
+    items = new_items(a, setting("FEED_ENTRIES"))
+    return jsonify(
+        {
+            **alert_dict(evaluate(a, incidents=incs)),
+            "new": [{**post_dict(it.post, incs), "matched": it.matched, "similar": it.similar} for it in items],
+        }
+    )
 
 
 @bp.delete("/alerts/<int:alert_id>")

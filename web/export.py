@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request
@@ -12,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from .params import BadParam, parse_search_params
 from .privacy import shown_author
 from .reports import incidents_by_id
+from .safetext import strip_bidi
 from .search import all_results
 from .serialize import iso, post_dict
 from .services import setting
@@ -32,14 +34,24 @@ CSV_COLUMNS = [
     "url",
     "score",
     "matched",
+    "similar",
 ]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell: the start of the value, and after any
+# character that splits cells when the file is opened with another delimiter
+# (";" in Russian-locale spreadsheets, "," or a tab) or a quote or line break
+# that another parser may read differently. Spaces and quotes between such a
+# split and a formula character do not make it safe (apps may trim them).
+_CELL_START = re.compile(r'(^|[,;"\n\r\t])([ "]*)(?=[=+\-@\t\r])')
 
 
 def csv_cell(value: object) -> str:
-    """A CSV cell that spreadsheet apps will not evaluate as a formula."""
+    """A CSV cell that spreadsheet apps will not evaluate as a formula, whichever
+    delimiter they split it on: an apostrophe goes before every ``=``, ``+``,
+    ``-``, ``@``, tab or CR that starts the value or follows a ``,``, ``;``,
+    quote, tab or line break (OWASP's CSV injection advice, per segment)."""
     s = "" if value is None else str(value)
-    return "'" + s if s.startswith(_FORMULA_START) else s
+    return _CELL_START.sub(r"\1\2'", s)
 
 
 def _filename(ext: str) -> str:
@@ -81,14 +93,15 @@ def export_csv():
             "; ".join(p.companies),
             p.incident_id,
             inc.label_en if inc else "",
-            p.title,
-            shown_author(p.author),
+            strip_bidi(p.title),
+            strip_bidi(shown_author(p.author)),
             p.text,
             p.source_site,
             p.language,
             p.url,
             "" if it.score is None else f"{it.score:.6f}",
             it.matched,
+            int(it.similar),
         ]
         w.writerow([csv_cell(v) for v in row])
     return _attachment(buf.getvalue(), "text/csv", "csv")
@@ -103,9 +116,13 @@ def export_json():
         "query": params.q,
         "filters": params.filter_dict(),
         "sort": params.sort,
+        "similar": params.similar,
         "generated_at": iso(datetime.now(timezone.utc).replace(microsecond=0)),
         "count": len(items),
         "cap": setting("MAX_RESULTS"),
-        "results": [{**post_dict(it.post, incs), "score": it.score, "matched": it.matched} for it in items],
+        "results": [
+            {**post_dict(it.post, incs), "score": it.score, "matched": it.matched, "similar": it.similar}
+            for it in items
+        ],
     }
     return _attachment(json.dumps(body, ensure_ascii=False, indent=1), "application/json", "json")

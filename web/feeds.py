@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from complaintwatch.models import Incident, Post
 
 from .privacy import shown_author
+from .safetext import strip_bidi
 from .serialize import safe_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -37,7 +38,7 @@ def post_title(p: Post) -> str:
     if not title:
         text = " ".join(p.text.split())
         title = text[:TITLE_CHARS] + ("…" if len(text) > TITLE_CHARS else "")
-    return title or f"Post {p.id}"
+    return strip_bidi(title) or f"Post {p.id}"
 
 
 def company_feed(
@@ -93,7 +94,7 @@ def posts_feed(
         if p.published_at:
             _el(entry, "published", _stamp(p.published_at))
         a = _el(entry, "author")
-        _el(a, "name", shown_author(p.author) or "unknown")
+        _el(a, "name", strip_bidi(shown_author(p.author)) or "unknown")
         _el(entry, "link", rel="alternate", type="text/html", href=url)
         source = safe_url(p.url)
         if source:

@@ -28,7 +28,11 @@ def _ok(schema: dict, description: str = "OK") -> dict:
 _ERR = {"description": "Error", "content": {"application/json": {"schema": _ref("Error")}}}
 
 SEARCH_PARAMETERS = [
-    _q("q", 'Free text. Supports "exact phrase", -excluded and OR. Empty: the latest posts.'),
+    _q(
+        "q",
+        'Free text. Supports "exact phrase", +required, -excluded and OR; phrases, +words and -words hold for '
+        "similar-in-meaning (vector) hits too. Empty: the latest posts.",
+    ),
     _q("company", "Company id."),
     _q("incident", "Incident type id.", {"type": "integer", "minimum": 0}),
     _q("site", "Source site, e.g. otzovik.com."),
@@ -36,6 +40,11 @@ SEARCH_PARAMETERS = [
     _q("from", "Published on or after this date (UTC).", {"type": "string", "format": "date"}),
     _q("to", "Published on or before this date (UTC, inclusive).", {"type": "string", "format": "date"}),
     _q("sort", "Result order.", {"type": "string", "enum": ["relevance", "date"], "default": "relevance"}),
+    _q(
+        "similar",
+        "1: add posts similar in meaning (vector hits without the query's words); 0: text matches only.",
+        {"type": "integer", "enum": [0, 1], "default": 1},
+    ),
 ]
 
 _LINKS = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -243,6 +252,7 @@ SCHEMAS = {
             "post": _ref("Post"),
             "score": {"type": "number", "nullable": True, "description": "Reciprocal-rank-fusion score."},
             "matched": {"type": "string", "enum": ["text", "vector", "text+vector", "latest"]},
+            "similar": {"type": "boolean", "description": "Only similar in meaning (matched == vector)."},
             "snippet_html": {"type": "string", "description": "HTML-escaped excerpt; matches wrapped in <mark>."},
         },
     },
@@ -252,6 +262,7 @@ SCHEMAS = {
             "query": {"type": "string"},
             "filters": {"type": "object"},
             "sort": {"type": "string"},
+            "similar": {"type": "boolean", "description": "Whether similar-in-meaning hits are included."},
             "mode": {"type": "string", "enum": ["search", "latest"]},
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},

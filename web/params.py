@@ -14,6 +14,8 @@ from werkzeug.datastructures import MultiDict
 
 from complaintwatch.models import SearchFilters, site_of
 
+from .safetext import strip_bidi
+
 MAX_QUERY_CHARS = 500
 MAX_FIELD_CHARS = 200
 MAX_SQL_INT = 2**63 - 1
@@ -29,7 +31,8 @@ class BadParam(ValueError):
 
 
 def clean_text(value: str | None, limit: int = MAX_FIELD_CHARS) -> str:
-    return _CONTROL.sub(" ", value or "").strip()[:limit]
+    """Control characters as spaces, bidirectional controls removed, trimmed and cut to ``limit``."""
+    return strip_bidi(_CONTROL.sub(" ", value or "")).strip()[:limit]
 
 
 def normalise_site(value: str) -> str:
@@ -79,6 +82,19 @@ def parse_int(value: str | None, name: str, default: int) -> int:
     return int(value)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_flag(value: str | None, name: str, default: bool) -> bool:
+    """1/true/yes/on or 0/false/no/off; empty: ``default``."""
+    value = (value or "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise BadParam(name, "must be 1 or 0")
+
+
 @dataclass(slots=True)
 class SearchParams:
     q: str = ""
@@ -91,6 +107,7 @@ class SearchParams:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
+    similar: bool = True  # vector ("similar in meaning") hits besides the text matches
     notices: list[str] = field(default_factory=list)  # lenient mode: what was ignored
 
     @property
@@ -129,6 +146,8 @@ class SearchParams:
         args = {"q": self.q, **{k: v for k, v in self.filter_dict().items()}}
         if self.sort != "relevance":
             args["sort"] = self.sort
+        if not self.similar:
+            args["similar"] = 0
         if self.page != 1:
             args["page"] = self.page
         args.update(override)
@@ -138,7 +157,7 @@ class SearchParams:
 def parse_search_params(
     args: MultiDict, *, strict: bool, max_results: int, per_page: int = 20, max_per_page: int = 100
 ) -> SearchParams:
-    """Parse q, company, incident, site, lang, from, to, sort, page (and, when
+    """Parse q, company, incident, site, lang, from, to, sort, similar, page (and, when
     ``max_per_page`` > default, per_page). Strict: raise BadParam. Lenient:
     drop the bad value and record a notice."""
     p = SearchParams(per_page=per_page)
@@ -170,6 +189,9 @@ def parse_search_params(
             raise BadParam("sort", "must be relevance or date")
         p.sort = s
 
+    def _similar():
+        p.similar = parse_flag(args.get("similar"), "similar", True)
+
     def _per_page():
         if max_per_page > per_page or "per_page" in args:
             n = parse_int(args.get("per_page"), "per_page", per_page)
@@ -180,7 +202,7 @@ def parse_search_params(
         # clamp: page numbers past the result cap can never have results
         p.page = min(max(n, 1), max(1, math.ceil(max_results / p.per_page)))
 
-    for fn in (_incident, _from, _to, _sort, _per_page, _page):
+    for fn in (_incident, _from, _to, _sort, _similar, _per_page, _page):
         attempt(fn)
     return p
 

@@ -1,5 +1,11 @@
 """Hybrid search: BM25 hits and vector neighbours fused by reciprocal rank
-fusion, or the latest posts when the query is empty."""
+fusion, or the latest posts when the query is empty.
+
+Every constraint of the query holds for the vector neighbours as well: the
+filters and dates, and the quoted phrases, +words and -words (the stores check
+them with the same stems as the text search). A neighbour that the text search
+did not find is "similar in meaning" (``matched == "vector"``); ``similar=0``
+leaves those out."""
 
 from __future__ import annotations
 
@@ -34,6 +40,11 @@ class ResultItem:
     score: float | None
     snippet: Markup  # safe HTML: the store's escaped snippet or our escaped text start
     matched: str  # "text", "vector", "text+vector" or "latest"
+
+    @property
+    def similar(self) -> bool:
+        """Found only as similar in meaning, not by the words of the query."""
+        return self.matched == "vector"
 
 
 @dataclass(slots=True)
@@ -73,21 +84,19 @@ def _candidates(
         # the newest matches may rank low: take all of them (up to the cap)
         hits, text_total = svc.store.search_text(params.q, filters, limit=min(text_total, cap))
     vec: list[tuple[int, float]] = []
-    if svc.embedder is not None:
+    use_vectors = svc.embedder is not None and params.similar
+    if use_vectors:
         vector = svc.encode_query(params.q)
         min_sim = setting("VECTOR_MIN_SIMILARITY")
-        vec = [
-            (pid, s)
-            for pid, s in svc.store.search_vector(svc.embedder.name, vector, filters, setting("VECTOR_DEPTH"))
-            if s >= min_sim
-        ]
+        found = svc.store.search_vector(svc.embedder.name, vector, filters, setting("VECTOR_DEPTH"), query=params.q)
+        vec = [(pid, s) for pid, s in found if s >= min_sim]
     by_id = {h.post.id: h for h in hits}
     vec_ids = {pid for pid, _ in vec}
     fused = reciprocal_rank_fusion([[h.post.id for h in hits], [pid for pid, _ in vec]], k=setting("RRF_K"))
     cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids) for pid, score in fused]
     # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
     total = len(cands) + max(0, text_total - len(hits))
-    return cands, min(total, cap), svc.embedder is not None
+    return cands, min(total, cap), use_vectors
 
 
 def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
@@ -169,13 +178,20 @@ def count_matches(
     return _candidates(params, setting("TEXT_DEPTH"), f)[1]
 
 
-def newest_matches(
+def newest_match_items(
     params: SearchParams, filters: SearchFilters, limit: int, since: datetime | None = None
-) -> list[Post]:
-    """The newest ``limit`` posts the search finds under ``filters`` (published
+) -> list[ResultItem]:
+    """The newest ``limit`` results the search finds under ``filters`` (published
     from ``since`` on), newest first: for alerts and their feeds."""
     f = _narrowed(filters, since, None)
     if not params.q:
-        return services().store.latest_posts(f, limit=limit)
+        return [ResultItem(p, None, Markup(""), "latest") for p in services().store.latest_posts(f, limit=limit)]
     cands, _, _ = _candidates(params, setting("MAX_RESULTS"), f, all_text=True)
-    return [it.post for it in _by_date(_materialise(cands))[:limit]]
+    return _by_date(_materialise(cands))[:limit]
+
+
+def newest_matches(
+    params: SearchParams, filters: SearchFilters, limit: int, since: datetime | None = None
+) -> list[Post]:
+    """The posts of newest_match_items."""
+    return [it.post for it in newest_match_items(params, filters, limit, since)]

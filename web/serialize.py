@@ -12,6 +12,7 @@ from complaintwatch.models import Incident, Post
 
 from .privacy import shown_author
 from .reports import CompanyReport, CompareReport, IncidentReport, IncidentRow
+from .safetext import strip_bidi
 from .services import company_name
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
         "url": p.url,
         "source_site": p.source_site,
         "site_kind": p.site_kind.value,
-        "title": p.title,
+        "title": strip_bidi(p.title),
         "text": p.text,
-        "author": shown_author(p.author),
+        "author": strip_bidi(shown_author(p.author)),
         "published_at": iso(p.published_at),
         "language": p.language,
         "companies": list(p.companies),

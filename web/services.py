@@ -12,6 +12,8 @@ from flask import current_app
 
 from indexer.store.base import Store
 
+from .safetext import strip_bidi
+
 DEFAULTS = {
     "PER_PAGE": 20,
     "API_MAX_PER_PAGE": 100,
@@ -29,10 +31,13 @@ DEFAULTS = {
     "AS_OF": None,  # datetime.date trends are computed as of; None = today
     # company id -> display name; None: the names in the indexer's built-in alias table
     "COMPANY_NAMES": None,
-    # show authors as stable keyed pseudonyms ("user-3f9a2c") everywhere (web/privacy.py);
+    # show authors as stable keyed pseudonyms ("user-3f9a2c81d04e7b65") everywhere (web/privacy.py);
     # the key: PSEUDONYM_KEY, else $COMPLAINTWATCH_PSEUDONYM_KEY
     "PSEUDONYMISE_AUTHORS": False,
     "PSEUDONYM_KEY": None,
+    "MAX_CONTENT_LENGTH": 1 << 20,  # request bodies (alert JSON, forms) are small: larger ones get 413
+    # Host header allow-list (web/hosts.py); None: no check. `complaintwatch serve` sets it
+    "ALLOWED_HOSTS": None,
 }
 
 
@@ -68,7 +73,7 @@ def services() -> Services:
 
 
 def company_name(company_id: str) -> str:
-    return services().company_names.get(company_id) or company_id
+    return strip_bidi(services().company_names.get(company_id) or company_id)
 
 
 def store() -> Store:

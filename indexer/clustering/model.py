@@ -20,7 +20,7 @@ from complaintwatch.models import Incident
 
 from .cluster import OUTLIER, AverageLinkageClusterer, Clusterer, centroids_of, nearest_centroid
 from .reduce import NoReduction, PCAReduction, Reducer, reducer_from_state, unit_rows
-from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, representatives
+from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, keyphrases, representatives
 from .stable_ids import match_ids
 
 FORMAT_VERSION = 1
@@ -41,7 +41,7 @@ class ClusteringConfig:
     # two incident types should not erase one of them
     keep_previous_apart: bool = True
     radius_quantile: float = 0.05  # assign_new: at least as close as this quantile of the cluster's members
-    taxonomy_min_sim: float = 0.5  # centroid-prototype cosine to take a seed-taxonomy label
+    taxonomy_min_sim: float | None = None  # centroid cosine for a seed label; None: each type's calibrated one
     match_min_cos: float = 0.9  # re-fit: centroid cosine (previous fit's space) that alone keeps an id
     match_min_overlap: float = 0.3  # re-fit: member Jaccard that alone keeps an id
     top_keywords: int = 10
@@ -80,8 +80,10 @@ class IncidentModel:
         reducer: Reducer | None = None,
         clusterer: Clusterer | None = None,
         model_name: str = "",
+        banned: frozenset[str] = frozenset(),
     ):
         self.config = c = config or ClusteringConfig()
+        self.banned = banned  # folded words never in a label or keyphrase (company names)
         self.model_name = model_name  # the embedder whose vectors this model clusters (Embedder.name)
         self.taxonomy = list(taxonomy)
         self.reducer: Reducer = reducer or (PCAReduction(c.dims, seed=c.seed) if c.dims else NoReduction())
@@ -95,6 +97,9 @@ class IncidentModel:
         self.thresholds = np.zeros(0, dtype=np.float32)  # per cluster, for assign_new
         self.incidents: list[Incident] = []
         self.next_id = 1
+        # set when the store lost posts this fit saw (a takedown): its centroids
+        # and reducer still carry them, so the next `index --incremental` re-fits
+        self.refit_reason: str | None = None
 
     # -- fitting --
     def fit(
@@ -103,10 +108,12 @@ class IncidentModel:
         vectors: np.ndarray,
         texts: Sequence[str],
         previous: PreviousClusters | None = None,
+        packs: Sequence[str | None] | None = None,
     ) -> ClusteringResult:
         """Cluster all posts from scratch. `vectors`: unit embeddings, one row per
-        id; `texts`: what was embedded (for keywords). Ids are those of
-        `previous` where the cluster is the same, fresh ones otherwise."""
+        id; `texts`: what was embedded (for keywords); `packs`: each post's
+        taxonomy pack (represent.choose_packs), None = every seed type may fit.
+        Ids are those of `previous` where the cluster is the same, fresh ones otherwise."""
         c = self.config
         post_ids = np.asarray(ids, dtype=np.int64)
         x = np.asarray(vectors, dtype=np.float32)
@@ -139,8 +146,9 @@ class IncidentModel:
             c.match_min_cos,
             c.match_min_overlap,
         )
-        incidents = self._describe(cluster_ids, members, labels, cx, texts)
+        incidents = self._describe(cluster_ids, members, labels, cx, texts, x, packs)
         self.ids, self.centroids_reduced, self.centroids_full, self.incidents = cluster_ids, cz, cx, incidents
+        self.refit_reason = None
         self.thresholds = self._thresholds(z, members, cz)
         return ClusteringResult(
             incidents=incidents,
@@ -168,6 +176,8 @@ class IncidentModel:
         labels: np.ndarray,
         cx: np.ndarray,
         texts: Sequence[str],
+        x: np.ndarray | None = None,
+        packs: Sequence[str | None] | None = None,
     ) -> list[Incident]:
         c = self.config
         rng = np.random.default_rng(c.seed)
@@ -179,10 +189,21 @@ class IncidentModel:
 
         by_class = {i: docs(m) for i, m in enumerate(members)}
         by_class[OUTLIER] = docs(np.flatnonzero(labels == OUTLIER))  # only for document frequencies
-        keywords = ctfidf_keywords(by_class, c.top_keywords)
-        descr = {
-            i: describe(keywords.get(i, []), cx[i], self.taxonomy, c.taxonomy_min_sim) for i in range(len(members))
-        }
+        phrases = keyphrases(by_class, c.top_keywords, self.banned)
+        words = ctfidf_keywords(by_class, c.top_keywords) if any(len(p) < 2 for p in phrases.values()) else {}
+        descr = {}
+        for i, m in enumerate(members):
+            kw = phrases.get(i, [])
+            if len(kw) < 2:  # too few phrases: single keywords (company names never)
+                kw += [w for w in words.get(i, []) if w not in self.banned][: c.top_keywords - len(kw)]
+            descr[i] = describe(
+                kw,
+                cx[i],
+                self.taxonomy,
+                c.taxonomy_min_sim,
+                x[m] if x is not None else None,
+                [packs[j] for j in m] if packs is not None else None,
+            )
         disambiguate(descr)
         incidents = [
             Incident(
@@ -239,6 +260,7 @@ class IncidentModel:
             "next_id": self.next_id,
             "ids": self.ids,
             "incidents": [asdict(i) for i in self.incidents],
+            "refit_reason": self.refit_reason,
         }
         arrays = {f"reducer_{k}": v for k, v in self.reducer.state().items()} if self.reducer_rows else {}
         path = Path(path)
@@ -270,7 +292,24 @@ class IncidentModel:
         model.next_id = int(meta["next_id"])
         model.ids = [int(i) for i in meta["ids"]]
         model.incidents = [Incident(**i) for i in meta["incidents"]]
+        model.refit_reason = meta.get("refit_reason")
         return model
+
+    def forget_posts(self, incidents: Sequence[Incident], reason: str) -> None:
+        """After a takedown: the saved incident types take the store's
+        recomputed labels, keywords and representatives (a type the store no
+        longer has keeps none), and the model asks for a full re-fit, which
+        computes centroids and the reducer without the removed posts."""
+        now = {i.id: i for i in incidents}
+        for inc in self.incidents:
+            fresh = now.get(inc.id)
+            inc.keywords = list(fresh.keywords) if fresh else []
+            inc.representatives = list(fresh.representatives) if fresh else []
+            if fresh:
+                inc.label_en, inc.label_ru, inc.size = fresh.label_en, fresh.label_ru, fresh.size
+            elif not inc.taxonomy_key:
+                inc.label_en, inc.label_ru = "Unlabelled incident type", "Тип инцидента без названия"
+        self.refit_reason = reason
 
 
 def _centroid_cos(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import abc
+import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from complaintwatch.models import Incident, Post, SavedSearch, SearchFilters, SearchHit, canonical_url
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -93,8 +98,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20
-    ) -> list[tuple[int, float]]: ...
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
+    ) -> list[tuple[int, float]]:
+        """(post id, cosine similarity), nearest first, under ``filters``; with a
+        user ``query``, only posts that satisfy its constraints (quoted phrases
+        and +words present, -words absent: ParsedQuery.has_constraints)."""
 
     @abc.abstractmethod
     def companies(self) -> list[tuple[str, int]]:
@@ -183,10 +191,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def add_takedowns(self, urls: Iterable[str]) -> int:
-        """Put URLs (canonicalised) on the takedown list and delete what is
-        stored for them: the post, the comments and replies of its thread and
-        their vectors. Returns how many posts were deleted. Crawls refuse
-        listed URLs from then on (crawlers/takedown.py)."""
+        """Put URLs (as takedown_key) on the takedown list and delete what is
+        stored for them or for any variant of them (TakedownMatcher): the
+        post, the comments and replies of its thread and their vectors, and
+        what the incident types took from them (scrub_incidents_after_takedown).
+        Returns how many posts were deleted. Crawls refuse listed URLs and
+        their variants from then on (crawlers/middlewares.py, crawlers/pipelines.py);
+        crawlers/takedown.py drops them from the HTTP cache."""
 
     @abc.abstractmethod
     def remove_takedown(self, url: str) -> bool:
@@ -194,23 +205,142 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def takedowns(self) -> list[str]:
-        """The listed canonical URLs, sorted."""
+        """The listed URLs (takedown_key), sorted."""
+
+    def authors(self) -> set[str]:
+        """Every author name stored (web/privacy.py replaces them where posts quote them)."""
+        return {p.author for p in self.iter_posts() if p.author}
+
+    # -- what a takedown leaves behind in derived data --
+    def _write_incidents(self, incidents: list[Incident], drop: list[int]) -> None:
+        """Rewrite these incident types in place (labels, keywords, size,
+        representatives) and delete the ``drop`` ones; assignments untouched."""
+        raise NotImplementedError
+
+    def scrub_incidents_after_takedown(self, removed: list[Post]) -> int:
+        """After ``removed`` were deleted: every incident type they were a
+        member or a representative of, or whose keywords they share, gets its
+        size, representatives and keywords recomputed without them. A keyword
+        taken from their text stays only while at least two remaining members
+        (one, for a type of one post) still use it, as ctfidf_keywords requires
+        when it picks keywords; a label made of such a word is rebuilt. A type
+        left without posts is deleted. Returns how many types changed."""
+        if not removed:
+            return 0
+        from ..clustering.represent import _CYRILLIC, _LATIN, _term, _terms, keyword_label
+
+        removed_ids = {p.id for p in removed}
+        members_gone = {p.incident_id for p in removed if p.incident_id is not None}
+        tainted: set[str] = set()
+        for p in removed:
+            tainted.update(_terms(f"{p.title}. {p.text}" if p.title else p.text))
+        changed: list[Incident] = []
+        drop: list[int] = []
+        for inc in self.incidents():
+            bad = [w for w in inc.keywords if (t := _term(w)) is not None and t[0] in tainted]
+            if not (inc.id in members_gone or set(inc.representatives) & removed_ids or bad):
+                continue
+            size = self.count_latest(SearchFilters(incident_id=inc.id))
+            if size == 0 and inc.id in members_gone:
+                drop.append(inc.id)
+                continue
+            still = {w: self.search_text(f'"{w}"', SearchFilters(incident_id=inc.id), limit=1)[1] for w in bad}
+            dropped = [w for w in bad if still[w] < min(2, size)]
+            inc.keywords = [w for w in inc.keywords if w not in dropped]
+            for w in dropped:  # a taxonomy label told apart by a keyword: "Refund refused (word)"
+                inc.label_en = inc.label_en.replace(f" ({w})", "")
+                inc.label_ru = inc.label_ru.replace(f" ({w})", "")
+            if any(w in f"{inc.label_en} {inc.label_ru}".lower() for w in dropped):
+                inc.label_en = keyword_label(inc.keywords, _LATIN) or "Unlabelled incident type"
+                inc.label_ru = keyword_label(inc.keywords, _CYRILLIC) or "Тип инцидента без названия"
+            want = max(len(inc.representatives), 1)
+            reps = [r for r in inc.representatives if r not in removed_ids]
+            if len(reps) < want:  # topped up with remaining opening posts; the next `index` picks by centroid
+                extra = self.latest_posts(SearchFilters(incident_id=inc.id, include_comments=False), limit=want * 2)
+                reps += [p.id for p in extra if p.id not in reps][: want - len(reps)]
+            inc.representatives, inc.size = reps, size
+            changed.append(inc)
+        if changed or drop:
+            self._write_incidents(changed, drop)
+            log.info("takedown: %d incident types recomputed, %d deleted", len(changed), len(drop))
+        return len(changed) + len(drop)
 
 
 MAX_SAME_STORY = 50  # copies same_story() returns at most
 
+# Query parameters that change how a page is shown, not which post it is:
+# sorting, printing, highlighting, session ids, pagination of one thread.
+_PRESENTATION_PARAMS = re.compile(
+    r"^(sort|sort_?by|sort_?order|order|order_?by|dir|direction|view|print|printable|highlight|hl|amp|"
+    r"replytocom|share|mobile|tab|theme|sid|phpsessid|sessionid|jsessionid|s_id|page|start|cpage|offset|"
+    r"comments?_page|limit|per_?page|st|postdays|postorder|showall|nocache|_)$",
+    re.I,
+)
+# the directory's default document: "/a/index.html" is "/a"
+_INDEX_FILE = re.compile(r"/(index|default)\.(html?|shtml|php\d?|aspx?|jsp)$", re.I)
+_DIGIT = re.compile(r"\d")
+
 
 def takedown_key(url: str) -> str:
-    """How a URL sits on the takedown list: canonical (canonical_url)."""
-    return canonical_url(url)
+    """How a URL sits on the takedown list: canonical (canonical_url), without
+    query parameters that only change the presentation (``?sort=1``,
+    ``&page=2`` of the same thread), a trailing ``index.html`` and a fragment
+    that addresses no post or comment (``#comments``; ``#c9``/``#comment-5``
+    stay: they have a number)."""
+    parts = urlsplit(canonical_url(url))
+    path = _INDEX_FILE.sub("", parts.path).rstrip("/") or "/"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _PRESENTATION_PARAMS.match(k)]
+    )
+    fragment = parts.fragment if _DIGIT.search(parts.fragment) else ""
+    return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
+
+
+def _bare_host(netloc: str) -> str:
+    return netloc[4:] if netloc.startswith("www.") else netloc
+
+
+def takedown_match_key(url: str) -> str:
+    """takedown_key without what never tells two posts apart: http/https and a leading www."""
+    parts = urlsplit(takedown_key(url))
+    return urlunsplit(("", _bare_host(parts.netloc), parts.path, parts.query, parts.fragment))
+
+
+class TakedownMatcher:
+    """Does a URL (of a post, its thread or its parent) fall under the list?
+    A listed URL covers every variant of itself (takedown_match_key) and,
+    without a fragment, everything on its page (``#c1``, ``?page=2#p5``)."""
+
+    def __init__(self, listed: Iterable[str]):
+        self.keys = {takedown_match_key(u) for u in listed if u and u.strip()}
+        self.hosts = {urlsplit(k).netloc for k in self.keys}
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+    def __call__(self, url: str | None) -> bool:
+        if not url or not self.keys or not any(h in url.lower() for h in self.hosts):
+            return False
+        key = takedown_match_key(url)
+        return key in self.keys or key.split("#", 1)[0] in self.keys
+
+    def any(self, *urls: str | None) -> bool:
+        return any(self(u) for u in urls)
 
 
 def is_taken_down(url: str | None, listed: set[str] | frozenset[str]) -> bool:
-    """True when ``url``, or the page it is on (without #fragment), is listed."""
+    """True when ``url``, any variant of it, or the page it is on (without
+    #fragment), is listed; ``listed``: Store.takedowns() (takedown_key form)."""
     if not url or not listed:
         return False
-    key = canonical_url(url)
-    return key in listed or key.split("#", 1)[0] in listed
+    parts = urlsplit(takedown_key(url))
+    host = _bare_host(parts.netloc)
+    for scheme in ("https", "http"):
+        for netloc in (host, "www." + host):
+            key = urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
+            if key in listed or key.split("#", 1)[0] in listed:
+                return True
+    return False
 
 
 def open_store(url: str | Path) -> Store:

@@ -65,7 +65,7 @@ from complaintwatch.models import (
 from ..analysis import searchable_title, stems
 from ..query import ParsedQuery, parse_query
 from ..snippets import snippet
-from .base import MAX_SAME_STORY, IncidentStat, Store, UpsertResult, takedown_key
+from .base import MAX_SAME_STORY, IncidentStat, Store, TakedownMatcher, UpsertResult, takedown_key, takedown_match_key
 
 log = logging.getLogger(__name__)
 
@@ -947,7 +947,9 @@ class ElasticsearchStore(Store):
         ]
         return hits, int(res["hits"]["total"]["value"])
 
-    def _knn(self, model: str, vector: np.ndarray, filters: SearchFilters | None, k: int) -> dict[str, Any] | None:
+    def _knn(
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None, k: int, pq: ParsedQuery | None = None
+    ) -> dict[str, Any] | None:
         field = vector_field(model)
         if field not in self._vec_fields:
             self._load_vector_fields()
@@ -960,16 +962,20 @@ class ElasticsearchStore(Store):
             "num_candidates": min(10_000, max(100, 10 * k)),
         }
         flt, must_not = self.filter_clauses(filters)
+        if pq is not None:  # the query's phrases, +words and -words hold for vector hits too
+            for grp in pq.required:
+                flt.append({"bool": {"should": [c for c in map(self._phrase, grp) if c], "minimum_should_match": 1}})
+            must_not += [c for c in map(self._phrase, pq.exclude) if c]
         if flt or must_not:
             knn["filter"] = {"bool": {"filter": flt, "must_not": must_not}}
         return knn
 
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
     ) -> list[tuple[int, float]]:
         if limit <= 0:
             return []
-        knn = self._knn(model, vector, filters, min(limit, _MAX_WINDOW))
+        knn = self._knn(model, vector, filters, min(limit, _MAX_WINDOW), parse_query(query))
         if knn is None:
             return []
         hits = self.es.search(index=self.alias, knn=knn, size=knn["k"], source=["id"])["hits"]["hits"]
@@ -990,7 +996,7 @@ class ElasticsearchStore(Store):
         ``text_boost * bm25 + vector_boost * (1 + cos) / 2``."""
         pq = parse_query(query)
         q = self.text_query(pq, filters)
-        knn = self._knn(model, vector, filters, limit)
+        knn = self._knn(model, vector, filters, limit, pq)
         if q is None and knn is None:
             return []
         kw: dict[str, Any] = {}
@@ -1375,11 +1381,42 @@ class ElasticsearchStore(Store):
         )["hits"]["hits"]
         return [_hit_to_post(h["_source"]) for h in hits]
 
-    def _keys_under(self, urls: list[str]) -> list[str]:
-        """Document keys of the posts at these URLs and of everything in their
-        threads or answering them, replies of replies included."""
+    def authors(self) -> set[str]:
+        out: set[str] = set()
+        for hits in self._scan({"exists": {"field": "author"}}, ["author"], 5000):
+            out.update(a for h in hits if (a := h["_source"].get("author")))
+        return out
+
+    def _matching(self, matcher: TakedownMatcher) -> Iterator[dict[str, Any]]:
+        """Hits (url, thread_url, parent_url) of the posts at a listed URL or a variant of it."""
+        hosts = sorted(matcher.hosts)
+        for i in range(0, len(hosts), 500):
+            chunk = hosts[i : i + 500]
+            query = {
+                "bool": {
+                    "should": [
+                        {"wildcard": {f: {"value": f"*{h}*", "case_insensitive": True}}}
+                        for h in chunk
+                        for f in ("url", "thread_url", "parent_url")
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+            for hits in self._scan(query, ["url", "thread_url", "parent_url"], 5000):
+                for h in hits:
+                    src = h["_source"]
+                    if matcher.any(src.get("url"), src.get("thread_url"), src.get("parent_url")):
+                        yield h
+
+    def _keys_under(self, matcher: TakedownMatcher) -> list[str]:
+        """Document keys of the posts at the listed URLs (or a variant of them)
+        and of everything in their threads or answering them, replies of replies included."""
         found: set[str] = set()
-        frontier = list(urls)
+        frontier = []
+        for h in self._matching(matcher):
+            if h["_id"] not in found:
+                found.add(h["_id"])
+                frontier.append(h["_source"]["url"])
         while frontier:
             new: list[str] = []
             for i in range(0, len(frontier), _PAGE):
@@ -1411,7 +1448,8 @@ class ElasticsearchStore(Store):
         )
         self.es.indices.refresh(index=self.takedowns_index)
         self.refresh()  # posts written with refresh=False must be found and deleted too
-        doomed = self._keys_under(keys)
+        doomed = self._keys_under(TakedownMatcher(keys))
+        removed = self._posts_for_keys(doomed)
         for ok, item in helpers.streaming_bulk(
             self.es,
             ({"_op_type": "delete", "_id": k} for k in doomed),
@@ -1424,21 +1462,63 @@ class ElasticsearchStore(Store):
                 raise RuntimeError(f"takedown: a delete failed: {item}")
         if doomed:
             self._vec_cache.clear()
+            self.refresh()
+            self.scrub_incidents_after_takedown(removed)
+            self.purge_deleted_bytes()
             log.info("takedown: %d URLs listed, %d posts deleted", len(keys), len(doomed))
         self._after_write()
         return len(doomed)
 
-    def remove_takedown(self, url: str) -> bool:
-        from elasticsearch import NotFoundError
+    def _posts_for_keys(self, keys: list[str]) -> list[Post]:
+        out: list[Post] = []
+        for i in range(0, len(keys), _PAGE):
+            docs = self.es.mget(index=self.current_index(), ids=keys[i : i + _PAGE], source=_POST_SOURCE)["docs"]
+            out += [_hit_to_post(d["_source"]) for d in docs if d.get("found")]
+        return out
 
+    def _write_incidents(self, incidents: list[Incident], drop: list[int]) -> None:
+        now = _now_ms()
+        self._bulk(
+            (
+                {
+                    "_op_type": "update",
+                    "_id": str(int(i.id)),
+                    "doc": {
+                        "label_en": i.label_en,
+                        "label_ru": i.label_ru,
+                        "keywords": [str(k) for k in i.keywords],
+                        "size": int(i.size),
+                        "representatives": [int(r) for r in i.representatives],
+                    },
+                }
+                for i in incidents
+            ),
+            index=self.incidents_index,
+        )
+        if drop:
+            stale = [
+                {"_op_type": "update", "_id": h["_id"], "doc": {"incident_id": None, "updated_at": now}}
+                for hits in self._scan({"terms": {"incident_id": [int(d) for d in drop]}}, ["id"], 5000)
+                for h in hits
+            ]
+            self._bulk(stale)
+            self._bulk(({"_op_type": "delete", "_id": str(int(d))} for d in drop), index=self.incidents_index)
+        self.es.indices.refresh(index=self.incidents_index)
+
+    def purge_deleted_bytes(self) -> bool:
+        """Deleted documents stay in Lucene segments and the translog until a
+        merge: flush, then expunge the deletes (best effort; False on failure)."""
         try:
-            self.es.delete(index=self.takedowns_index, id=doc_key(takedown_key(url)), refresh=True)
-        except NotFoundError:
+            self.es.indices.flush(index=self.alias)
+            self.es.indices.forcemerge(index=self.alias, only_expunge_deletes=True)
+            return True
+        except Exception as e:  # a busy cluster merges later anyway
+            log.warning("takedown: deleted documents not expunged yet: %s", e)
             return False
-        return True
 
-    def takedowns(self) -> list[str]:
-        out: list[str] = []
+    def _takedown_docs(self) -> list[tuple[str, str]]:
+        """(document id, url) of every listed URL, as stored."""
+        out: list[tuple[str, str]] = []
         after = None
         while True:
             kw: dict[str, Any] = {"search_after": after} if after else {}
@@ -1447,8 +1527,20 @@ class ElasticsearchStore(Store):
             ]["hits"]
             if not hits:
                 return out
-            out += [h["_source"]["url"] for h in hits]
+            out += [(h["_id"], h["_source"]["url"]) for h in hits]
             after = hits[-1]["sort"]
+
+    def remove_takedown(self, url: str) -> bool:
+        key = takedown_match_key(url)
+        ids = [i for i, u in self._takedown_docs() if takedown_match_key(u) == key]
+        if ids:
+            self._bulk(({"_op_type": "delete", "_id": i} for i in ids), index=self.takedowns_index)
+            self.es.indices.refresh(index=self.takedowns_index)
+        return bool(ids)
+
+    def takedowns(self) -> list[str]:
+        # entries an older complaintwatch listed in canonical_url form read as takedown_key
+        return sorted({takedown_key(u) for _, u in self._takedown_docs()})
 
     def _check_more(self) -> list[str]:
         """What a crash, a hand edit or an old bug can leave behind (run by `complaintwatch check`).
@@ -1479,19 +1571,8 @@ class ElasticsearchStore(Store):
             problems.append(f"{odd} posts stored under a non-canonical URL (a re-crawl would duplicate them)")
         if misplaced:
             problems.append(f"{misplaced} posts stored under another URL's document id")
-        listed = self.takedowns()
-        stored = 0
-        for i in range(0, len(listed), 10_000):
-            chunk = listed[i : i + 10_000]
-            stored += self.es.count(
-                index=self.alias,
-                query={
-                    "bool": {
-                        "should": [{"terms": {f: chunk}} for f in ("url", "thread_url", "parent_url")],
-                        "minimum_should_match": 1,
-                    }
-                },
-            )["count"]
-        if stored:
-            problems.append(f"{stored} posts stored for taken-down URLs")
+        if matcher := TakedownMatcher(self.takedowns()):
+            stored = [h["_source"]["url"] for h in self._matching(matcher)]
+            if stored:
+                problems.append(f"{len(stored)} posts stored for taken-down URLs (e.g. {sorted(stored)[0]})")
         return problems

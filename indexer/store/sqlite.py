@@ -10,6 +10,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,9 +29,9 @@ from complaintwatch.models import (
 )
 
 from ..analysis import searchable_title, stemmed_text
-from ..query import parse_query, to_fts5
+from ..query import constraints_fts5, parse_query, to_fts5
 from ..snippets import snippet
-from .base import MAX_SAME_STORY, IncidentStat, Store, UpsertResult, takedown_key
+from .base import MAX_SAME_STORY, IncidentStat, Store, TakedownMatcher, UpsertResult, takedown_key, takedown_match_key
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,8 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # deleted rows (a takedown, an updated post's old text) are overwritten, not left in free pages
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
         return conn
 
@@ -213,11 +216,6 @@ class SQLiteStore(Store):
             "SELECT count(*) FROM post_companies c WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id)",
             "{} company rows without a post",
         ),
-        (
-            "SELECT count(*) FROM posts p WHERE p.url IN (SELECT url FROM takedowns)"
-            " OR p.thread_url IN (SELECT url FROM takedowns) OR p.parent_url IN (SELECT url FROM takedowns)",
-            "{} posts stored for taken-down URLs",
-        ),
     )
 
     def check(self) -> list[str]:
@@ -248,6 +246,14 @@ class SQLiteStore(Store):
         odd = sum(1 for (u,) in db.execute("SELECT url FROM posts") if canonical_url(u) != u)
         if odd:
             problems.append(f"{odd} posts stored under a non-canonical URL (a re-crawl would duplicate them)")
+        if matcher := TakedownMatcher(self.takedowns()):
+            stored = [
+                r[0]
+                for r in db.execute("SELECT url, thread_url, parent_url FROM posts ORDER BY id")
+                if matcher.any(r[0], r[1], r[2])
+            ]
+            if stored:
+                problems.append(f"{len(stored)} posts stored for taken-down URLs (e.g. {stored[0]})")
         return problems
 
     def close(self) -> None:
@@ -487,13 +493,19 @@ class SQLiteStore(Store):
         return hits, total
 
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
     ) -> list[tuple[int, float]]:
         ids, mat = self.vectors(model)
         if not len(ids):
             return []
         sims = mat @ np.asarray(vector, dtype=np.float32)
         where, args = self._filter_sql(filters)
+        # the query's phrases, +words and -words hold for vector hits too
+        must, must_not = constraints_fts5(parse_query(query))
+        for expr, op in ((must, "IN"), (must_not, "NOT IN")):
+            if expr:
+                where += f" AND p.id {op} (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
+                args.append(expr)
         if where:
             allowed = {r[0] for r in self.db.execute(f"SELECT p.id FROM posts p WHERE 1=1{where}", args)}
             mask = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
@@ -657,11 +669,19 @@ class SQLiteStore(Store):
         ).fetchall()
         return [_row_to_post(r) for r in rows]
 
-    def _ids_under(self, urls: list[str]) -> list[int]:
-        """Ids of the posts at these URLs and of everything in their threads or
-        answering them, replies of replies included."""
+    def authors(self) -> set[str]:
+        rows = self.db.execute("SELECT DISTINCT author FROM posts WHERE author IS NOT NULL AND author != ''")
+        return {r[0] for r in rows}
+
+    def _ids_under(self, matcher: TakedownMatcher) -> list[int]:
+        """Ids of the posts at the listed URLs (or a variant of them) and of
+        everything in their threads or answering them, replies of replies included."""
         found: set[int] = set()
-        frontier = list(urls)
+        frontier = []
+        for r in self.db.execute("SELECT id, url, thread_url, parent_url FROM posts ORDER BY id"):
+            if matcher.any(r[1], r[2], r[3]):
+                found.add(r[0])
+                frontier.append(r[1])
         while frontier:
             new: list[str] = []
             for i in range(0, len(frontier), 300):
@@ -685,7 +705,8 @@ class SQLiteStore(Store):
         now = _iso(utcnow())
         with self.db as db:
             db.executemany("INSERT OR IGNORE INTO takedowns (url, added_at) VALUES (?, ?)", [(k, now) for k in keys])
-            ids = self._ids_under(keys)
+            ids = self._ids_under(TakedownMatcher(keys))
+            removed = list(self.get_posts(ids).values())
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
@@ -694,13 +715,57 @@ class SQLiteStore(Store):
                 db.execute(f"DELETE FROM posts WHERE id IN ({marks})", chunk)
         if ids:
             self._vec_cache.clear()
+            self.scrub_incidents_after_takedown(removed)
+            self.purge_deleted_bytes()
             log.info("takedown: %d URLs listed, %d posts deleted", len(keys), len(ids))
         return len(ids)
 
-    def remove_takedown(self, url: str) -> bool:
+    def _write_incidents(self, incidents: list[Incident], drop: list[int]) -> None:
         with self.db as db:
-            cur = db.execute("DELETE FROM takedowns WHERE url = ?", (takedown_key(url),))
-        return cur.rowcount > 0
+            db.executemany(
+                "UPDATE incidents SET label_en = ?, label_ru = ?, keywords = ?, size = ?, representatives = ?"
+                " WHERE id = ?",
+                [
+                    (
+                        i.label_en,
+                        i.label_ru,
+                        json.dumps([str(k) for k in i.keywords], ensure_ascii=False),
+                        int(i.size),
+                        json.dumps([int(r) for r in i.representatives]),
+                        int(i.id),
+                    )
+                    for i in incidents
+                ],
+            )
+            db.executemany("UPDATE posts SET incident_id = NULL WHERE incident_id = ?", [(int(d),) for d in drop])
+            db.executemany("DELETE FROM incidents WHERE id = ?", [(int(d),) for d in drop])
+
+    def purge_deleted_bytes(self) -> bool:
+        """Make deleted text unrecoverable from the files: merge the full-text
+        index (its old segments still hold the deleted stems), rebuild the
+        database without free pages (VACUUM; secure_delete already zeroed what
+        this connection freed, but not what older versions left) and empty the
+        write-ahead log, whose old frames hold every page as it was written.
+        False when a reader kept the log from being emptied (logged)."""
+        db = self.db
+        with db:
+            db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+        db.execute("VACUUM")
+        for attempt in range(50):
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.1 * min(attempt + 1, 10))
+        log.warning("takedown: %s-wal still holds deleted pages: a reader kept it open; run `check` later", self.path)
+        return False
+
+    def remove_takedown(self, url: str) -> bool:
+        key = takedown_match_key(url)
+        rows = [u for (u,) in self.db.execute("SELECT url FROM takedowns") if takedown_match_key(u) == key]
+        with self.db as db:
+            db.executemany("DELETE FROM takedowns WHERE url = ?", [(u,) for u in rows])
+        return bool(rows)
 
     def takedowns(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT url FROM takedowns ORDER BY url")]
+        # entries an older complaintwatch listed in canonical_url form read as takedown_key
+        return sorted({takedown_key(r[0]) for r in self.db.execute("SELECT url FROM takedowns")})

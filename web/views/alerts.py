@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from ..alerts import TooManyAlerts, create_alert, evaluate, matching_posts, new_posts, now_utc
+from ..alerts import TooManyAlerts, create_alert, evaluate, matching_posts, new_items, now_utc
 from ..feeds import posts_feed
 from ..params import MAX_SQL_INT, BadParam
 from ..reports import incidents_by_id
@@ -55,7 +55,7 @@ def alert(alert_id: int):
     return render_template(
         "alert.html",
         state=evaluate(a, incidents=incs),
-        posts=new_posts(a, setting("FEED_ENTRIES")),
+        posts=new_items(a, setting("FEED_ENTRIES")),
         incidents=incs,
     )
 

@@ -41,4 +41,5 @@ def search():
         export_json=url_for("export.export_json", **export_args),
         api_url=url_for("api.search", **params.query_args()),
         page_url=lambda n: url_for("search.search", **params.query_args(page=n)),
+        similar_url=lambda on: url_for("search.search", **params.query_args(page=None, similar=None if on else 0)),
     )
