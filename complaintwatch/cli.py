@@ -19,6 +19,7 @@ def _progress(step: str, done: int, total: int) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawlers.progress import summary_lines
     from crawlers.runner import CrawlJob, all_loopback, crawl_settings, run_crawls
 
     urls = list(args.urls)
@@ -36,14 +37,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         progress=args.progress,
         loopback=all_loopback(jobs),
         log_level="INFO" if args.verbose else "WARNING",
+        max_pages=args.max_pages,
+        max_pagination_depth=args.max_pagination_depth,
     )
     stats = run_crawls(jobs, settings)[args.spider]
-    print(
-        f"crawled {stats.get('response_received_count', 0)} pages: "
-        f"{stats.get('complaintwatch/new', 0)} new, {stats.get('complaintwatch/updated', 0)} updated, "
-        f"{stats.get('complaintwatch/unchanged', 0)} unchanged posts; "
-        f"{stats.get('item_dropped_count', 0)} skipped"
-    )
+    print("\n".join(summary_lines(stats)))
     return 0
 
 
@@ -146,7 +144,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # the env key, else one kept in the state folder: pseudonyms survive restarts
         key = os.environ.get(KEY_ENV) or load_or_create_key(state_dir())
         config = {"PSEUDONYMISE_AUTHORS": True, "PSEUDONYM_KEY": key}
-    serve(open_store(args.store), get_embedder(args.embedder), args.host, args.port, config=config)
+    serve(
+        open_store(args.store),
+        get_embedder(args.embedder),
+        args.host,
+        args.port,
+        config=config,
+        allowed_hosts=args.allowed_host,
+        threads=args.threads,
+    )
     return 0
 
 
@@ -162,6 +168,7 @@ def cmd_takedown(args: argparse.Namespace) -> int:
         if args.action == "add":
             deleted = store.add_takedowns(args.urls)
             print(f"{len(set(args.urls))} URLs on the takedown list; {deleted} stored posts deleted")
+            _forget_derived(store, args.store, args.urls, args.cache_dir or [])
         elif args.action == "remove":
             gone = [u for u in args.urls if store.remove_takedown(u)]
             for u in sorted(set(args.urls) - set(gone)):
@@ -172,6 +179,26 @@ def cmd_takedown(args: argparse.Namespace) -> int:
             for u in store.takedowns():
                 print(u)
     return 0
+
+
+def incident_model_paths(store, store_url: str) -> list[Path]:
+    """Every saved incident model of this store (one per embedder)."""
+    from indexer.pipeline import model_paths_for
+
+    probe = incident_model_path(store, "x", store_url)  # <base>.incidents.x.npz
+    return model_paths_for(probe.with_name(probe.name[: -len(".incidents.x.npz")]))
+
+
+def _forget_derived(store, store_url: str, urls: list[str], cache_dirs: list[Path]) -> None:
+    """What a takedown removes besides the stored posts: the saved incident
+    models' view of them (and a full re-fit on the next `index`) and the
+    HTTP cache entries of the URLs and their variants."""
+    from crawlers.takedown import forget_cached, http_cache_dirs
+    from indexer.pipeline import forget_taken_down
+
+    models = forget_taken_down(store, incident_model_paths(store, store_url))
+    cached = sum(len(forget_cached(d, urls)) for d in http_cache_dirs(store_url, cache_dirs))
+    print(f"{models} incident models marked for a full re-fit; {cached} HTTP cache entries deleted")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -195,9 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("urls", nargs="*", help="start URLs (feeds, sitemaps, pages)")
     c.add_argument("--sites-file", help="file with one start URL per line")
     c.add_argument("--jobdir", type=Path, help="persist crawl state here; rerun to resume")
-    c.add_argument("--cache-dir", type=Path, help="HTTP cache folder")
+    c.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="HTTP cache folder (default: httpcache in the state folder, $COMPLAINTWATCH_STATE_DIR)",
+    )
     c.add_argument("--no-cache", action="store_true", help="disable the HTTP cache")
     c.add_argument("--progress", action="store_true", help="show progress on stderr")
+    c.add_argument(
+        "--max-pages",
+        type=int,
+        metavar="N",
+        help="at most N pages per site (default 20000 in crawlers/settings.py; 0: no limit)",
+    )
+    c.add_argument(
+        "--max-pagination-depth",
+        type=int,
+        metavar="N",
+        help="follow at most N 'next' pages in a row (default 500; 0: no limit)",
+    )
     c.set_defaults(func=cmd_crawl)
 
     i = sub.add_parser("index", help="resolve companies, embed, assign incident types")
@@ -231,12 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show authors as stable pseudonyms (key: $COMPLAINTWATCH_PSEUDONYM_KEY, else kept in the state folder)",
     )
+    v.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME[:PORT]",
+        help="also answer requests for this Host (repeatable; also $COMPLAINTWATCH_ALLOWED_HOSTS, comma-separated; "
+        "'.example.org' takes subdomains, '*' turns the check off); default: the address bound and its port",
+    )
+    v.add_argument("--threads", type=int, default=8, help="worker threads (default %(default)s)")
     v.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("takedown", help="delete posts by URL and never crawl those URLs again")
     tsub = t.add_subparsers(dest="action", required=True)
     ta = tsub.add_parser("add", help="list URLs and delete what is stored for them (their comments included)")
     ta.add_argument("urls", nargs="+")
+    ta.add_argument("--cache-dir", type=Path, action="append", help="also clear this HTTP cache folder (repeatable)")
     tsub.add_parser("list", help="print the listed URLs")
     tr = tsub.add_parser("remove", help="take URLs off the list (deleted posts come back only with a new crawl)")
     tr.add_argument("urls", nargs="+")

@@ -342,7 +342,8 @@ class FrontierMiddleware:
 class FrontierDownloaderMiddleware:
     """Downloader middleware (last to see exceptions): a request that failed
     for good (robots.txt Disallow, offsite, retries exhausted) is done, so a
-    resumed crawl does not try it again. Only active with JOBDIR."""
+    resumed crawl does not try it again; one over the page budget is not (a
+    rerun fetches it). Only active with JOBDIR."""
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -354,5 +355,9 @@ class FrontierDownloaderMiddleware:
         return cls(crawler)
 
     def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
+        from crawlers.middlewares import BoundReached
+
+        if isinstance(exception, BoundReached):
+            return None  # not fetched because of a crawl bound: stays pending for a rerun
         if request.errback is None:  # with an errback, its output still has to be processed
             self.crawler.signals.send_catch_log(page_processed, request=request, items=0)

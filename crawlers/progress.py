@@ -1,4 +1,5 @@
-"""Progress on stderr for long crawls (Scrapy's LogStats only logs per minute)."""
+"""Progress on stderr for long crawls (Scrapy's LogStats only logs per minute),
+and the crawl summary's skip and bound counts."""
 
 from __future__ import annotations
 
@@ -46,3 +47,54 @@ class CrawlProgress:
 
     def spider_closed(self, spider, reason):
         self._tick(spider, force=True)
+
+
+# (label, stats key): every kind of skip, each also logged at INFO or above
+# where it happens. Pages first, then posts; no event is counted under two.
+SKIPS = (
+    ("robots.txt", "robotstxt/forbidden"),
+    ("redirect loop", "complaintwatch/skipped/redirect_loop"),
+    ("too many redirects", "complaintwatch/skipped/too_many_redirects"),
+    ("failed download", "complaintwatch/skipped/download_failed"),
+    ("HTTP error", "httperror/response_ignored_count"),
+    ("Retry-After over the cap", "complaintwatch/skipped/retry_after_too_long"),
+    ("oversize", "complaintwatch/too_large_skipped"),
+    ("taken-down page", "complaintwatch/skipped/taken_down"),
+    ("over page budget", "complaintwatch/skipped/page_budget"),
+    ("empty post", "complaintwatch/empty_skipped"),
+    ("post under another site's URL", "complaintwatch/foreign_url_skipped"),
+    ("post with a script URL", "complaintwatch/unsafe_url_skipped"),
+    ("script link not followed", "complaintwatch/unsafe_link_skipped"),
+    ("page with no posts recognised (engine unknown)", "complaintwatch/no_posts_recognised"),
+    ("dropped post", "item_dropped_count"),
+)
+# (label, stats key, unit): crawl bounds that stopped part of a crawl.
+BOUNDS = (
+    ("page budget", "complaintwatch/bounds/page_budget", "site"),
+    ("pagination depth limit", "complaintwatch/bounds/pagination_depth", "chain"),
+    ("repeating content", "complaintwatch/bounds/content_loop", "chain"),
+)
+
+
+def skip_counts(stats: dict) -> dict[str, int]:
+    return {label: int(stats.get(key, 0) or 0) for label, key in SKIPS}
+
+
+def summary_lines(stats: dict) -> list[str]:
+    """The crawl summary the CLI prints: pages and posts, then the skips by
+    kind and the bounds that stopped part of the crawl (only non-zero ones)."""
+    skips = skip_counts(stats)
+    lines = [
+        f"crawled {stats.get('response_received_count', 0)} pages: "
+        f"{stats.get('complaintwatch/new', 0)} new, {stats.get('complaintwatch/updated', 0)} updated, "
+        f"{stats.get('complaintwatch/unchanged', 0)} unchanged posts; {sum(skips.values())} skipped"
+    ]
+    if any(skips.values()):
+        lines.append("skipped: " + ", ".join(f"{n} {label}" for label, n in skips.items() if n))
+    bounds = [(label, int(stats.get(key, 0) or 0), unit) for label, key, unit in BOUNDS]
+    if any(n for _, n, _ in bounds):
+        lines.append(
+            "stopped by bounds: "
+            + ", ".join(f"{label} on {n} {unit}{'s' * (n != 1)}" for label, n, unit in bounds if n)
+        )
+    return lines

@@ -25,6 +25,17 @@ def _is_loopback(url: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
+def default_cache_dir() -> Path:
+    """The HTTP cache in the state folder ($COMPLAINTWATCH_STATE_DIR, default
+    ./.complaintwatch), as an absolute path: Scrapy puts a relative
+    HTTPCACHE_DIR under the project data dir it finds from scrapy.cfg, and
+    outside the repository (a pip-installed user) there is none, so it would
+    disable the cache ("Unable to find scrapy.cfg file to infer project data dir")."""
+    from complaintwatch.cli import state_dir
+
+    return state_dir().resolve() / "httpcache"
+
+
 def crawl_settings(
     store_url: str,
     *,
@@ -34,7 +45,14 @@ def crawl_settings(
     progress: bool = False,
     loopback: bool = False,
     log_level: str = "WARNING",
+    max_pages: int | None = None,
+    max_pagination_depth: int | None = None,
 ) -> Settings:
+    """Project settings plus the run's options. `cache_dir` defaults to
+    `default_cache_dir()`; relative paths are made absolute here, so the
+    cache and the crawl state are where the caller meant wherever Scrapy
+    thinks the project is. `max_pages` / `max_pagination_depth` override the
+    bounds in crawlers/settings.py (0 = no limit)."""
     import os
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
@@ -43,10 +61,14 @@ def crawl_settings(
     settings.set("COMPLAINTWATCH_PROGRESS", progress, priority="cmdline")
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
     settings.set("HTTPCACHE_ENABLED", http_cache, priority="cmdline")
-    if cache_dir is not None:
-        settings.set("HTTPCACHE_DIR", str(cache_dir), priority="cmdline")
+    cache = Path(cache_dir).resolve() if cache_dir is not None else default_cache_dir()
+    settings.set("HTTPCACHE_DIR", str(cache), priority="cmdline")
     if jobdir is not None:
-        settings.set("JOBDIR", str(jobdir), priority="cmdline")
+        settings.set("JOBDIR", str(Path(jobdir).resolve()), priority="cmdline")
+    if max_pages is not None:
+        settings.set("COMPLAINTWATCH_MAX_PAGES_PER_SITE", max_pages, priority="cmdline")
+    if max_pagination_depth is not None:
+        settings.set("COMPLAINTWATCH_MAX_PAGINATION_DEPTH", max_pagination_depth, priority="cmdline")
     if loopback:
         for k, v in settings.getdict("LOOPBACK_OVERRIDES").items():
             settings.set(k, v, priority="cmdline")

@@ -30,6 +30,9 @@ HTTPCACHE_ENABLED = True
 # on every crawl instead of trusting a Last-Modified heuristic (see the module).
 HTTPCACHE_POLICY = "crawlers.httpcache.RevalidatingPolicy"
 HTTPCACHE_HEURISTIC_MAX_AGE = 0
+# Relative paths would land in Scrapy's project data dir, which needs a
+# scrapy.cfg above the working directory (else the cache is disabled): the
+# runner sets an absolute path in the state folder (crawlers/runner.py).
 HTTPCACHE_DIR = "httpcache"
 HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 429]
 
@@ -37,16 +40,46 @@ HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 429]
 # Scrapy's disk queue, and a page only counts as done once its posts are
 # committed to the store (crawlers/frontier.py).
 SCHEDULER = "crawlers.frontier.ResumableScheduler"
-SPIDER_MIDDLEWARES = {"crawlers.frontier.FrontierMiddleware": 10}
+SPIDER_MIDDLEWARES = {
+    "crawlers.frontier.FrontierMiddleware": 10,
+    "crawlers.middlewares.PaginationBoundsMiddleware": 20,
+    # posts only under the crawled site, no javascript:/data:/vbscript: URLs (crawlers/sitebound.py)
+    "crawlers.sitebound.SiteBoundMiddleware": 30,
+}
 
 # Never fetch a URL on the store's takedown list; a page over DOWNLOAD_MAXSIZE
-# is a logged skip (crawlers/middlewares.py). FrontierDownloaderMiddleware (the
-# last to see an exception) tells a JOBDIR crawl that a request failed for good.
+# is a logged skip (crawlers/middlewares.py). FrontierDownloaderMiddleware
+# tells a JOBDIR crawl that a request failed for good.
+# Scrapy's robots.txt, retry and redirect middlewares are replaced by
+# subclasses that log every skip at INFO+ and honour Retry-After; a failed
+# download is logged and counted by FailedDownloadMiddleware (outermost).
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.FailedDownloadMiddleware": 5,
     "crawlers.frontier.FrontierDownloaderMiddleware": 10,
     "crawlers.middlewares.TakedownMiddleware": 50,
     "crawlers.middlewares.SkipOversizeMiddleware": 60,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawlers.middlewares.LoggedRobotsTxtMiddleware": 100,
+    "crawlers.middlewares.PageBudgetMiddleware": 120,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawlers.middlewares.RetryAfterMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawlers.middlewares.LoggedRedirectMiddleware": 600,
 }
+
+# Bounds (crawlers/middlewares.py), each stop logged at WARNING and counted in
+# the crawl summary: at most this many pages per site (host:port) per crawl
+# (`--max-pages`), at most this many "next" pages in a row from one page
+# (`--max-pagination-depth`), and a "next" page that repeats the content of an
+# earlier page of its chain is not followed. 0 turns a limit off.
+COMPLAINTWATCH_MAX_PAGES_PER_SITE = 20_000
+COMPLAINTWATCH_MAX_PAGINATION_DEPTH = 500
+COMPLAINTWATCH_PAGINATION_LOOPS = True
+
+# Retry-After (seconds or HTTP-date) on 429/503 is honoured up to this many
+# seconds; a server asking for longer gets the URL given up (logged, counted)
+# rather than a retry it said not to send yet.
+COMPLAINTWATCH_RETRY_AFTER_MAX = 120
 
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
@@ -55,7 +88,13 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.StorePipeline": 900,
 }
 
+# No way in from outside while a crawl runs: Scrapy's telnet console and its
+# remote-control HTTP server (which runs posted Python code) are off.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawlers.progress.CrawlProgress": 500,
 }
 

@@ -4,6 +4,14 @@ Declarations lie: Pikabu served UTF-8 bytes under <meta charset="windows-1251">
 and old forums send Latin-1 with no header charset. So a declared encoding is
 only trusted after a strict decode succeeds and the result is not mojibake;
 otherwise UTF-8 is tried, then charset-normalizer guesses.
+
+One invalid byte must not cost a page its encoding: when no strict decode
+works, UTF-8 and then each declared encoding are tried again with the bad
+bytes replaced by U+FFFD, and kept when the bad bytes are few next to the
+characters that decoded (``_lenient``). Only then does detection guess, and
+its decode replaces bad bytes too. (Before, ``месяц\xff`` under
+``charset=utf-8`` failed the strict decode and the whole page was guessed to
+be cp1252.)
 """
 
 from __future__ import annotations
@@ -75,6 +83,32 @@ def _try(body: bytes, encoding: str) -> str | None:
     return None if looks_mojibake(text) else text
 
 
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+# A lenient decode is kept when it has at least this many good non-ASCII
+# characters per replaced bad sequence: a cp1251 or Latin-1 page read as UTF-8
+# has almost no valid multi-byte sequences and a bad one on nearly every
+# letter, so even the lower ratio for a declared encoding keeps those apart.
+_GOOD_PER_BAD = 10
+_GOOD_PER_BAD_DECLARED = 2
+
+
+def _lenient(body: bytes, encoding: str, good_per_bad: int) -> str | None:
+    """`body` decoded with each bad sequence replaced by U+FFFD, when the bad
+    ones are few next to the non-ASCII characters that decoded and the result
+    is not mojibake; else None. (A mostly-ASCII page has too few good
+    characters to tell a stray byte from a Latin-1 letter: detection decides.)"""
+    try:
+        text = body.decode(encoding, "replace")
+        kept = body.decode(encoding, "ignore")
+    except LookupError:
+        return None
+    bad = len(text) - len(kept)  # "replace" puts one U+FFFD where "ignore" puts nothing
+    good = len(_NON_ASCII.findall(kept))
+    if bad * good_per_bad > good or looks_mojibake(text):
+        return None
+    return text
+
+
 def _declared(body: bytes, content_type: str | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for label, source in (
@@ -102,6 +136,17 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     text = _try(body, "utf-8")
     if text is not None:
         return Decoded(text, "utf-8", "utf-8")
+    # No strict decode: a few bad bytes in an otherwise good page. UTF-8 first
+    # (valid multi-byte sequences outrank a declaration, as above), then what
+    # the page declares; the bad bytes become U+FFFD, the rest stays right.
+    declared = _declared(body, content_type)
+    utf8_source = next((source for enc, source in declared if enc == "utf-8"), None)
+    text = _lenient(body, "utf-8", _GOOD_PER_BAD_DECLARED if utf8_source else _GOOD_PER_BAD)
+    if text is not None:
+        return Decoded(text, "utf-8", utf8_source or "utf-8")
+    for enc, source in declared:
+        if enc != "utf-8" and (text := _lenient(body, enc, _GOOD_PER_BAD_DECLARED)) is not None:
+            return Decoded(text, enc, source)
     best = charset_normalizer.from_bytes(body).best()
     if best is not None and best.encoding:
         return Decoded(body.decode(best.encoding, "replace"), best.encoding, "detected")

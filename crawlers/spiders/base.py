@@ -8,6 +8,11 @@
   ``parse_feed``, JSON -> ``parse_json``, HTML -> ``parse_page``.
 * A callback that raises is logged ("parse failed <url>: <error>") and the
   crawl goes on; posts without text are logged and skipped.
+* Posts are stored only under the crawled site (crawlers/sitebound.py):
+  ``own_link`` rejects, with a log line, a permalink or thread link that points
+  at another host or is a javascript:/data:/vbscript: URL, so the spider falls
+  back to the URL it fetched; ``-a domains=`` and ``home_domains`` are the
+  explicit allow-list.
 
 Politeness (robots.txt, AutoThrottle, user agent, cache) is configured in
 crawlers/settings.py, never here.
@@ -36,6 +41,16 @@ from crawlers.extraction.feeds import FEED_ROOTS, SITEMAP_ROOTS, Feed, parse_fee
 from crawlers.extraction.metadata import PageMeta, page_meta
 from crawlers.extraction.text import declared_language, main_text
 from crawlers.items import PostItem
+from crawlers.sitebound import (
+    SCRIPT_SCHEMES,
+    URL_FIELDS,
+    WEB_SCHEMES,
+    is_script_url,
+    is_site_bound,
+    normalize_domains,
+    scheme_of,
+    url_problem,
+)
 
 F = TypeVar("F", bound=Callable[..., Iterable[Any]])
 
@@ -106,6 +121,9 @@ class BaseSpider(scrapy.Spider):
     # No `name`: Scrapy's spider loader lists only named classes, and this one
     # is abstract (subclasses implement parse_page).
     site_kind: ClassVar[str] = "blog"
+    # Hosts a platform spider builds its post URLs on whatever served the
+    # data (Reddit's API permalinks are paths on www.reddit.com).
+    home_domains: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -122,7 +140,11 @@ class BaseSpider(scrapy.Spider):
         hosts = {self._domain(u) for u in self.start_urls} | set(split_arg(domains))
         if hosts - {""}:
             self.allowed_domains = sorted(hosts - {""})
+        # Where posts may be stored besides the crawled page's own site: only
+        # what the crawl was told explicitly (crawlers/sitebound.py).
+        self.store_domains = normalize_domains([*split_arg(domains), *self.home_domains])
         self._emitted: set[str] = set()
+        self._bound: bool | None = None  # see _site_bound
 
     @staticmethod
     def _domain(url: str) -> str:
@@ -151,7 +173,8 @@ class BaseSpider(scrapy.Spider):
         path = urlsplit(response.url).path
         if path.endswith("/robots.txt"):
             for url in sitemap_urls_from_robots(decode_html(body).text, base_url=response.url):
-                yield Request(url, callback=self.parse)
+                if url := self.web_url(response, url):
+                    yield Request(url, callback=self.parse)
             return
         root = xml_root(body)
         if root in SITEMAP_ROOTS:
@@ -170,9 +193,8 @@ class BaseSpider(scrapy.Spider):
     def follow_sitemap(self, response: Response, body: bytes) -> Iterator[Request]:
         sitemap = Sitemap(body)
         for entry in sitemap:
-            loc = entry.get("loc")
-            if loc:
-                yield Request(urljoin(response.url, loc), callback=self.parse)
+            if url := self.web_url(response, entry.get("loc")):
+                yield Request(url, callback=self.parse)
 
     def read_feed(self, response: Response, body: bytes | None = None) -> Feed | None:
         return parse_feed(decode_html(body or response.body, self._ctype(response)).text, response.url)
@@ -181,8 +203,8 @@ class BaseSpider(scrapy.Spider):
         """Default for feeds: fetch every entry's page."""
         feed = feed or self.read_feed(response)
         for entry in feed.entries if feed else ():
-            if entry.link:
-                yield Request(entry.link, callback=self.parse)
+            if url := self.web_url(response, entry.link):
+                yield Request(url, callback=self.parse)
 
     def parse_json(self, response: Response) -> Iterator[Any]:
         self.logger.warning("parse failed %s: JSON not supported by spider %s", response.url, self.name)
@@ -206,13 +228,55 @@ class BaseSpider(scrapy.Spider):
     def page_url(self, response: Response) -> str:
         return strip_session(without_fragment(response.url))
 
+    def _site_bound(self) -> bool:
+        """Whether foreign hosts are refused here too (crawlers/sitebound.py)."""
+        if self._bound is None:
+            crawler = getattr(self, "crawler", None)
+            self._bound = is_site_bound(crawler.settings if crawler is not None else None)
+        return self._bound
+
+    def web_url(self, response: Response, href: str | None) -> str | None:
+        """`href` made absolute when it is an http(s) URL, the only links a
+        spider follows. A javascript:/data:/vbscript: link is None, logged and
+        counted (Scrapy would refuse some with an error that ends the page's
+        callback, and download data: ones); other schemes (mailto:) are None."""
+        if not href or not href.strip():
+            return None
+        url = urljoin(response.url, href.strip())
+        scheme = scheme_of(url)
+        if scheme in WEB_SCHEMES:
+            return url
+        if scheme in SCRIPT_SCHEMES:
+            self.logger.info("not following %s link %r on %s", scheme, url[:200], response.url)
+            self._stat("unsafe_link_skipped")
+        return None
+
+    def own_link(self, response: Response, href: str | None, what: str = "link") -> str | None:
+        """`href` made absolute when it is a web URL on the crawled page's own
+        site (or the crawl's allow-list); else None, logged with both URLs, so
+        the caller falls back to a URL it fetched itself."""
+        if not href or not href.strip():
+            return None
+        if is_script_url(href):
+            problem = "unsafe"
+        else:
+            url = urljoin(response.url, href.strip())
+            problem = url_problem(url, response.url, self.store_domains) if self._site_bound() else None
+            if problem is None:
+                return url
+        self.logger.info("ignored %s %s %r on %s", problem, what, href.strip()[:200], response.url)
+        self._stat("foreign_link_ignored" if problem == "foreign" else "unsafe_link_ignored")
+        return None
+
     def permalink(
         self, response: Response, href: str | None, thread_url: str, canonical: str | None = None
     ) -> str | None:
         """Absolute, session-free permalink. A link into the same document
         (``#comment-5`` or the page's own canonical URL plus a fragment) is
-        re-based on `thread_url`, so saved/mirrored pages stay self-consistent."""
-        if not href:
+        re-based on `thread_url`, so saved/mirrored pages stay self-consistent.
+        A script URL is None; so is a link to another site, unless it is the
+        page's canonical URL plus a fragment (re-based like the rest)."""
+        if not href or not href.strip():
             return None
         url = strip_session(urljoin(response.url, href.strip()))
         parts = urlsplit(url)
@@ -223,17 +287,22 @@ class BaseSpider(scrapy.Spider):
                 same.add(strip_session(without_fragment(urljoin(response.url, canonical))))
             if doc in same or doc.rstrip("/") in {s.rstrip("/") for s in same}:
                 return f"{without_fragment(thread_url)}#{parts.fragment}"
-        return url
+        return self.own_link(response, url, "permalink")
 
     @staticmethod
     def fallback_url(thread_url: str, position: int) -> str:
         return f"{without_fragment(thread_url)}#c{position}"
 
     def emit(self, item: PostItem) -> Iterator[PostItem]:
-        """Yield the item unless it has no text or was already yielded."""
+        """Yield the item unless it has no text, a javascript:/data:/vbscript:
+        URL, or was already yielded."""
         if not item.text or not item.text.strip():
             self.logger.info("empty post skipped %s", item.url)
             self._stat("empty_skipped")
+            return
+        if bad := [f for f in URL_FIELDS if is_script_url(getattr(item, f))]:
+            self.logger.warning("post skipped: script URL in %s %r", bad[0], getattr(item, bad[0])[:200])
+            self._stat("unsafe_url_skipped")
             return
         if item.url in self._emitted:
             return

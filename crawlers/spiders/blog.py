@@ -24,7 +24,9 @@ from crawlers.extraction.encoding import response_text
 from crawlers.extraction.feeds import Feed, FeedEntry
 from crawlers.extraction.text import clean_lines, language_if_plausible, node_text
 from crawlers.items import PostItem
+from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider
+from crawlers.spiders.fallback import generic_items, rules_on
 
 # Where the article body lives, most specific platform markup first.
 _BODY = (
@@ -94,8 +96,8 @@ class BlogSpider(BaseSpider):
                 continue
             if entry.content_html.strip():
                 yield from self.emit(self._feed_item(entry))
-            else:
-                yield Request(entry.link, callback=self.parse)
+            elif url := self.web_url(response, entry.link):
+                yield Request(url, callback=self.parse)
 
     def _feed_item(self, entry: FeedEntry) -> PostItem:
         text = clean_lines(node_text(Selector(text=f"<div>{entry.content_html}</div>")))
@@ -125,13 +127,17 @@ class BlogSpider(BaseSpider):
     def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
+        if not rules_on(self):  # -a rules=off: the generic extractor alone
+            yield from generic_items(self, response, html, sel)
+            return
         links = self._listing_links(sel, response)
         if len(links) > 1:
             for link in links:
-                yield Request(link, callback=self.parse)
+                if url := self.web_url(response, link):
+                    yield Request(url, callback=self.parse)
             for q in _NEXT_PAGE:
-                if href := sel.css(q).get():
-                    yield Request(response.urljoin(href), callback=self.parse)
+                if url := self.web_url(response, sel.css(q).get()):
+                    yield Request(url, callback=self.parse, meta={PAGINATION: True})
                     break
             return
         yield from self._article(response, html, sel)
@@ -165,6 +171,8 @@ class BlogSpider(BaseSpider):
         canonical = self.canonical(sel)
         comments = list(self._wordpress_comments(response, sel, url, canonical, languages))
         comments = comments or list(self._blogger_comments(sel, url, languages))
+        if not comments:  # no engine rule matched the comments: the generic extractor's
+            yield from generic_items(self, response, html, sel, comments_only=True, title=post.title)
         for comment in comments:
             comment.title = post.title  # every post of a thread carries the thread's title
             comment.language = language_if_plausible(declared, comment.text)

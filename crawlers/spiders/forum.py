@@ -25,7 +25,9 @@ from scrapy.http import Request, Response
 from crawlers.extraction.encoding import response_text
 from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
+from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider, strip_session, without_fragment
+from crawlers.spiders.fallback import generic_items, read_thread, rules_on, unrecognised
 
 
 @dataclass(slots=True)
@@ -216,17 +218,32 @@ class ForumSpider(BaseSpider):
     ) -> Iterator[Any]:
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
+        if not rules_on(self):  # -a rules=off: the generic extractor alone
+            yield from generic_items(self, response, html, sel)
+            return
         if sel.css("#question, div.question[data-questionid]"):
             yield from self._stackexchange(response, sel)
             return
         messages = next((m for engine in ENGINES if (m := engine(sel))), [])
-        if not messages:
-            yield from self._follow_index(response, sel)
+        if not any(m.body is not None and node_text(m.body).strip() for m in messages):
+            # No engine rule matched, or one matched and read nothing. A board
+            # index (links to threads or sub-forums) is followed, not read as
+            # a thread; anything else goes to the generic extractor.
+            index = list(self._follow_index(response, sel, with_next=False))
+            thread = read_thread(self, response, html, sel) if thread_url is None and not index else None
+            if thread is not None and (thread.posts or (thread.article and thread.article.published)):
+                yield from generic_items(self, response, html, sel, thread=thread)
+                return
+            requests = index + list(self._follow_next(response, sel))
+            if not requests:
+                unrecognised(self, response)
+            yield from requests
             return
         first_page = thread_url is None and not sel.css('link[rel="prev"], a[rel="prev"]')
         if thread_url is None:
-            start = sel.css('link[rel="start"]::attr(href), a[rel="start"]::attr(href)').get()
-            thread_url = strip_session(response.urljoin(start)) if start else thread_root_url(self.page_url(response))
+            # rel=start names page 1 of the thread, unless it points off-site (own_link logs that)
+            start = self.own_link(response, sel.css('link[rel="start"]::attr(href), a[rel="start"]::attr(href)').get())
+            thread_url = strip_session(start) if start else thread_root_url(self.page_url(response))
         title = next((t for q in _TITLE if (t := _join(sel, q))), "")
         declared = declared_language(sel)
         languages = [declared] if declared else None
@@ -250,11 +267,12 @@ class ForumSpider(BaseSpider):
             )
             yield from self.emit(item)
         for q in _NEXT:
-            if href := sel.css(q).get():
+            if url := self.web_url(response, sel.css(q).get()):
                 yield Request(
-                    response.urljoin(href),
+                    url,
                     callback=self.parse,
                     cb_kwargs={"thread_url": thread_url, "next_position": position + 1},
+                    meta={PAGINATION: True},
                 )
                 break
 
@@ -267,14 +285,19 @@ class ForumSpider(BaseSpider):
             return f"{without_fragment(thread_url).rstrip('/')}/{msg.number}"
         return self.fallback_url(thread_url, position)
 
-    def _follow_index(self, response: Response, sel: Selector) -> Iterator[Request]:
+    def _follow_index(self, response: Response, sel: Selector, with_next: bool = True) -> Iterator[Request]:
         for group in (_THREAD_LINKS, _SUBFORUM_LINKS):
             for q in group:
                 for href in dict.fromkeys(sel.css(q).getall()):
-                    yield Request(strip_session(response.urljoin(href)), callback=self.parse)
+                    if url := self.web_url(response, href):
+                        yield Request(strip_session(url), callback=self.parse)
+        if with_next:
+            yield from self._follow_next(response, sel)
+
+    def _follow_next(self, response: Response, sel: Selector) -> Iterator[Request]:
         for q in _NEXT:
-            if href := sel.css(q).get():
-                yield Request(strip_session(response.urljoin(href)), callback=self.parse)
+            if url := self.web_url(response, sel.css(q).get()):
+                yield Request(strip_session(url), callback=self.parse, meta={PAGINATION: True})
                 break
 
     def _stackexchange(self, response: Response, sel: Selector) -> Iterator[PostItem]:

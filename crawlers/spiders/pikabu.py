@@ -40,7 +40,7 @@ class PikabuSpider(BaseSpider):
         for card in sel.css("article.story"):
             link = card.css(".story__title-link::attr(href)").get()
             story_id = card.attrib.get("data-story-id")
-            url = response.urljoin(link) if link else f"{self.page_url(response)}#story-{story_id}"
+            url = self.own_link(response, link, "story link") or f"{self.page_url(response)}#story-{story_id}"
             title = css_text(card, ".story__title ::text")
             # Text blocks only: image/video blocks carry no words, and the
             # sponsored label, tags and toolbar are not the author's.

@@ -23,7 +23,9 @@ from crawlers.extraction.dates import from_timestamp
 from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.text import clean_lines, node_text
 from crawlers.items import PostItem
+from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider, guarded
+from crawlers.spiders.fallback import generic_items, read_thread, rules_on
 
 REDDIT = "https://www.reddit.com"
 _DELETED = frozenset({"[deleted]", "[removed]"})
@@ -67,6 +69,9 @@ def _author(name: str | None) -> str | None:
 class RedditSpider(BaseSpider):
     name = "reddit"
     site_kind = "social"
+    # Thread and comment URLs are built from the API's permalinks on REDDIT,
+    # whatever host served the JSON: that host is this spider's allow-list.
+    home_domains = ("reddit.com",)
 
     def __init__(self, *args: Any, max_pages: str | int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,14 +100,17 @@ class RedditSpider(BaseSpider):
             listing = data.get("data") or {}
             for child in listing.get("children") or []:
                 permalink = (child.get("data") or {}).get("permalink")
-                if child.get("kind") == "t3" and permalink:
-                    yield Request(json_url(urljoin(REDDIT, permalink)), callback=self.parse)
+                if child.get("kind") == "t3" and (url := self.web_url(response, urljoin(REDDIT, permalink or ""))):
+                    yield Request(json_url(url), callback=self.parse)
             if listing.get("after") and page < self.max_pages:
                 parts = urlsplit(response.url)
                 query = re.sub(r"(^|&)after=[^&]*", "", parts.query).strip("&")
                 query = "&".join(q for q in (query, f"after={listing['after']}") if q)
                 yield Request(
-                    urlunsplit(parts._replace(query=query)), callback=self._listing_page, cb_kwargs={"page": page + 1}
+                    urlunsplit(parts._replace(query=query)),
+                    callback=self._listing_page,
+                    cb_kwargs={"page": page + 1},
+                    meta={PAGINATION: True},
                 )
         else:
             self.logger.warning("parse failed %s: not a Reddit thread or listing", response.url)
@@ -174,12 +182,20 @@ class RedditSpider(BaseSpider):
     def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
+        if not rules_on(self):  # -a rules=off: the generic extractor alone
+            yield from generic_items(self, response, html, sel)
+            return
         match = _STATE.search(html)
         state = loads_json(match[1]) if match else {}
         if (state.get("posts") or {}).get("models"):
             yield from self._from_state(sel, state)
         else:
-            yield from self._from_dom(response, sel)
+            items = list(self._from_dom(response, sel))
+            if len(items) <= 1 and len((thread := read_thread(self, response, html, sel)).all_posts) > 1:
+                # no comment markup we know (old UI, other themes): the generic extractor's
+                yield from generic_items(self, response, html, sel, thread=thread)
+                return
+            yield from items
 
     def _from_state(self, sel: Selector, state: dict[str, Any]) -> Iterator[PostItem]:
         """The page's Redux state holds the post and every loaded comment,

@@ -27,7 +27,9 @@ from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.structured import find_typed, first_str, name_of, structured_items, types_of
 from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
+from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider
+from crawlers.spiders.fallback import generic_items, read_thread, rules_on
 
 _ORG_TYPES = {"Organization", "Corporation", "LocalBusiness", "OnlineStore", "Store", "Brand", "Product", "Service"}
 _REVIEW_TYPES = ("Review", "UserReview", "CriticReview", "EmployerReview")
@@ -252,6 +254,9 @@ class ReviewsSpider(BaseSpider):
     def parse_page(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
+        if not rules_on(self):  # -a rules=off: the generic extractor alone
+            yield from generic_items(self, response, html, sel)
+            return
         cards = markup_reviews(sel) or next_data_reviews(sel)
         structured = structured_reviews(html, response.url)
         reviews = _merge(structured, cards) if structured else cards
@@ -260,20 +265,25 @@ class ReviewsSpider(BaseSpider):
             review.company = review.company or page_company
         declared = declared_language(sel)
         languages = [declared] if declared else None
+        if not reviews and (thread := read_thread(self, response, html, sel)).posts:
+            # no review markup we know, but repeated posts: the generic extractor's
+            yield from generic_items(self, response, html, sel, thread=thread)
+            return
         if not reviews:  # home/category page: go to the companies' review pages
             for href in dict.fromkeys(sel.css("a::attr(href)").getall()):
-                if _COMPANY_LINK.search(href):
-                    yield Request(response.urljoin(href), callback=self.parse)
+                if _COMPANY_LINK.search(href) and (url := self.web_url(response, href)):
+                    yield Request(url, callback=self.parse)
         single_page = len(reviews) == 1 and self._is_own_page(response, sel, reviews[0].url)
         for index, review in enumerate(reviews):
             if not review.text.strip() and review.url and not single_page:
                 # Truncated card on a listing: the single-review page has the text.
-                yield Request(response.urljoin(review.url), callback=self.parse)
+                if url := self.web_url(response, review.url):
+                    yield Request(url, callback=self.parse)
                 continue
             yield from self._items(response, review, index, single_page, declared, languages)
         for q in _NEXT:
-            if href := sel.css(q).get():
-                yield Request(response.urljoin(href), callback=self.parse)
+            if url := self.web_url(response, sel.css(q).get()):
+                yield Request(url, callback=self.parse, meta={PAGINATION: True})
                 break
 
     def _is_own_page(self, response: Response, sel: Selector, review_url: str | None) -> bool:
@@ -298,9 +308,9 @@ class ReviewsSpider(BaseSpider):
         page = self.page_url(response)
         if single_page:
             url = page
-        elif review.url:
-            url = self.permalink(response, review.url, page) or page
-        else:
+        elif review.url and (link := self.permalink(response, review.url, page)):
+            url = link
+        else:  # no permalink, or one off-site / a script URL (permalink logs that)
             url = f"{page}#{review.review_id}" if review.review_id else self.fallback_url(page, index + 1)
         text = clean_lines(review.text)
         declared = review.language or declared
