@@ -2,7 +2,11 @@
 
 Users type free text; FTS5 syntax (quotes, NEAR, column filters, *, ^, AND/OR)
 must never reach SQLite raw, so every term is re-quoted after stemming.
-Supported user syntax: "exact phrase", -excluded, OR between terms.
+Supported user syntax: "exact phrase", +required, -excluded, OR between terms.
+
+Quoted phrases, +required words and -excluded words are *constraints*: the
+stores hold vector ("similar in meaning") hits to them too
+(``ParsedQuery.has_constraints``), while plain words only rank.
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ class ParsedQuery:
     must: list[list[str]] = field(default_factory=list)  # each: phrase as stem list
     any_of: list[list[list[str]]] = field(default_factory=list)  # OR groups
     exclude: list[list[str]] = field(default_factory=list)
+    # groups (an OR of phrases) made only of "quoted" phrases or +words: every
+    # hit, vector hits included, must contain one phrase of each group
+    required: list[list[list[str]]] = field(default_factory=list)
+
+    @property
+    def has_constraints(self) -> bool:
+        """Whether vector hits must pass a text check (a phrase, +word or -word)."""
+        return bool(self.required or self.exclude)
 
     @property
     def positive_stems(self) -> set[str]:
@@ -39,6 +51,7 @@ def parse_query(q: str) -> ParsedQuery:
     if q.count('"') % 2:  # unbalanced quote: treat it as plain text
         q = q.replace('"', " ")
     groups: list[list[list[str]]] = []  # AND of groups; a group is an OR of phrases
+    exact: list[list[bool]] = []  # per phrase of each group: quoted or +word
     exclude: list[list[str]] = []
     join_next = False
     for m in _PART.finditer(q):
@@ -46,8 +59,11 @@ def parse_query(q: str) -> ParsedQuery:
         if word == "OR":
             join_next = bool(groups)
             continue
+        strict = phrase is not None
         if word is not None and word.startswith("-") and len(word) > 1:
             neg, word = "-", word[1:]
+        elif word is not None and word.startswith("+") and len(word) > 1:
+            strict, word = True, word[1:]
         ph = stems(phrase if phrase is not None else word)
         if not ph or len(groups) + len(exclude) >= MAX_TERMS:
             continue
@@ -55,18 +71,29 @@ def parse_query(q: str) -> ParsedQuery:
             exclude.append(ph)
         elif join_next:
             groups[-1].append(ph)
+            exact[-1].append(strict)
         else:
             groups.append([ph])
+            exact.append([strict])
         join_next = False
     return ParsedQuery(
         must=[g[0] for g in groups if len(g) == 1],
         any_of=[g for g in groups if len(g) > 1],
         exclude=exclude,
+        required=[g for g, flags in zip(groups, exact) if all(flags)],
     )
 
 
 def _quote(phrase: list[str]) -> str:
     return '"' + " ".join(s.replace('"', "") for s in phrase) + '"'
+
+
+def constraints_fts5(pq: ParsedQuery) -> tuple[str | None, str | None]:
+    """(what a hit must match, what it must not match) as FTS5 expressions over
+    the stemmed columns: the query's constraints, for vector hits."""
+    must = " AND ".join("(" + " OR ".join(_quote(ph) for ph in grp) + ")" for grp in pq.required) or None
+    must_not = " OR ".join(_quote(ph) for ph in pq.exclude) or None
+    return must, must_not
 
 
 def to_fts5(pq: ParsedQuery) -> str | None:

@@ -352,6 +352,33 @@ def test_es_refuses_mixed_vector_sizes(complete_es):
     assert store.vectors("m")[1].shape == (30, 16)
 
 
+def test_set_vectors_refuses_a_second_size(store):
+    """Both backends keep one vector size per model: a batch of another size, or
+    a mixed batch, is refused and what was stored stays readable."""
+    from complaintwatch.models import Post, SiteKind
+
+    posts = [
+        Post(
+            url=f"https://dims.example/{i}",
+            source_site="dims.example",
+            site_kind=SiteKind.BLOG,
+            title=f"Пост {i}",
+            text="Текст про доставку",
+        )
+        for i in range(3)
+    ]
+    store.upsert_posts(posts)
+    ids = [p.id for p in store.iter_posts()]
+    unit = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    store.set_vectors("m", [(ids[0], unit)])
+    with pytest.raises(RuntimeError, match="dimension|dims"):
+        store.set_vectors("m", [(ids[1], np.ones(6, dtype=np.float32) / np.sqrt(6))])
+    with pytest.raises(RuntimeError, match="dimension|dims"):
+        store.set_vectors("other", [(ids[1], unit), (ids[2], np.ones(4, dtype=np.float32) / 2)])
+    got_ids, mat = store.vectors("m")
+    assert list(got_ids) == [ids[0]] and mat.shape == (1, 8)
+
+
 def test_sqlite_migrates_a_v1_database_in_place(tmp_path):
     import sqlite3
 

@@ -741,6 +741,9 @@ class ElasticsearchStore(Store):
     def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
         if not items:
             return
+        sizes = sorted({len(v) for _, v in items})
+        if len(sizes) > 1:  # refused whole, not half-written by the bulk request
+            raise RuntimeError(f"vectors of model {model!r} must all have one dimension; got dims {sizes}")
         field = vector_field(model)
         self._ensure_vector_field(field, len(items[0][1]))
         keys = self._keys(pid for pid, _ in items)

@@ -373,11 +373,18 @@ class SQLiteStore(Store):
             last = rows[-1]["id"]
 
     def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
+        rows = [(pid, model, np.asarray(v, dtype=np.float32).tobytes()) for pid, v in items]
+        # One size per model, as Elasticsearch's dense_vector mapping enforces:
+        # a stray size would only surface later, as a crash in vectors().
+        sizes = {len(r[2]) for r in rows}
+        stored = self.db.execute("SELECT length(vec) FROM vectors WHERE model = ? LIMIT 1", (model,)).fetchone()
+        if stored:
+            sizes.add(stored[0])
+        if len(sizes) > 1:
+            dims = ", ".join(str(n // 4) for n in sorted(sizes))
+            raise RuntimeError(f"vectors of model {model!r} must all have one dimension; got dims {dims}")
         with self.db as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO vectors (post_id, model, vec) VALUES (?, ?, ?)",
-                [(pid, model, np.asarray(v, dtype=np.float32).tobytes()) for pid, v in items],
-            )
+            db.executemany("INSERT OR REPLACE INTO vectors (post_id, model, vec) VALUES (?, ?, ?)", rows)
         self._vec_cache.pop(model, None)
 
     def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
