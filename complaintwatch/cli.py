@@ -52,11 +52,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     from indexer.store import open_store
 
     embedder = get_embedder(args.embedder)
+    resolver = CompanyResolver.default(args.companies or ())
     with open_store(args.store) as store:
+        # display names for the web (never slugs), user alias files included
+        store.set_company_names({cid: resolver.name(cid) for cid in resolver.companies})
         report = run_index(
             store,
             embedder,
-            CompanyResolver.default(args.companies or ()),
+            resolver,
             taxonomy_path=args.taxonomy,
             progress=_progress,
             model_path=incident_model_path(store, embedder.name, args.store),
@@ -86,7 +89,9 @@ def report_line(r) -> str:
     return (
         f"indexed {r.posts} posts in {r.seconds:.1f}s: {r.embedded} embedded, {r.with_company} with a company; "
         f"{r.clusters} incident clusters, {r.assigned} posts typed ({r.from_taxonomy} by the seed taxonomy alone), "
-        f"{r.outliers} outliers"
+        f"{r.outliers} outliers; stance: "
+        + (", ".join(f"{n} {k}" for k, n in sorted(r.stances.items(), key=lambda kv: -kv[1])) or "none")
+        + f" ({r.classified} classified now)"
     )
 
 

@@ -75,6 +75,7 @@ def run_demo(
     for c in demo_companies():
         resolver.add(c)
     store = open_store(store_url)
+    store.set_company_names({cid: resolver.name(cid) for cid in resolver.companies})
     emb = get_embedder(embedder)
     report = run_index(store, emb, resolver, progress=_progress, model_path=incident_model_path(store, emb.name))
     print(f"    {report_line(report)} ({time.perf_counter() - t0:.0f}s so far)")
@@ -88,7 +89,13 @@ def run_demo(
     # the demo corpus ends in 2025: trends are shown as of its newest post
     newest = store.latest_posts(limit=1)
     as_of = newest[0].published_at.date() if newest and newest[0].published_at else None
-    serve(store, emb, host, port, config={"COMPANY_NAMES": names, "AS_OF": as_of})
+    serve(
+        store,
+        emb,
+        host,
+        port,
+        config={"COMPANY_NAMES": names, "AS_OF": as_of, "AS_OF_REASON": "the demo data ends on that day"},
+    )
     return 0
 
 

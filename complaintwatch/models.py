@@ -83,6 +83,10 @@ class Post:
     fetched_at: datetime = field(default_factory=utcnow)
     content_hash: str = ""
     incident_id: int | None = None  # set by the indexer
+    # "complaint" | "praise" | "question" | "other" (indexer/stance.py), set by
+    # the indexer; None: not classified yet (an older database) or a company reply
+    stance: str | None = None
+    rating: int | None = None  # 1..5 stars, where the site gives them
     id: int | None = None  # assigned by the store
 
     def __post_init__(self) -> None:
@@ -99,6 +103,8 @@ class Post:
             raise ValueError(f"fetched_at must be timezone-aware: {self.url}")
         if not self.content_hash:
             self.content_hash = content_hash(self.title, self.text)
+        if self.rating is not None and not (isinstance(self.rating, int) and 1 <= self.rating <= 5):
+            raise ValueError(f"rating must be 1..5 stars: {self.rating!r} ({self.url})")
 
     @property
     def is_comment(self) -> bool:
@@ -126,6 +132,8 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     include_comments: bool = True
+    # "complaint" also matches posts not classified yet (stance None), company replies excepted
+    stance: str | None = None
 
 
 @dataclass(slots=True)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
 from complaintwatch.models import Post, SiteKind, site_of, utcnow
-from indexer.companies import CompanyResolver
+from indexer.companies import Company, CompanyResolver, is_common_word
 from indexer.language import detect_language
 from indexer.store import open_store
 from indexer.store.base import UpsertResult, is_taken_down
 
 from . import frontier
-from .extraction.company_reply import looks_like_company_reply
+from .extraction.company_reply import core_words, looks_like_company_reply
 from .extraction.dates import parse_published
 from .items import PostItem
 
@@ -67,12 +68,31 @@ class DatePipeline:
         return item
 
 
+def _common(name: str) -> bool:
+    words = core_words(name)
+    return bool(words) and all(is_common_word(w) for w in words)
+
+
+def reply_names(companies: Iterable[Company]) -> tuple[list[str], list[str], list[str]]:
+    """The names an author account is matched against (looks_like_company_reply):
+    (names, common-word aliases, common-word display names). An alias that is a
+    common word ("Chase", "Target", "Ally", "chase.com", "Коробка") names the
+    company only with an official marker in the account name ("Chase Support")
+    or when the account carries the company's full display name."""
+    names, common, common_display = [], [], []
+    for c in companies:
+        (common_display if _common(c.name) else names).append(c.name)
+        for alias in c.aliases:
+            (common if _common(alias) else names).append(alias)
+    return names, common, common_display
+
+
 class BuildPostPipeline:
     """PostItem -> Post: language, company-reply flag, source site."""
 
     def __init__(self):
         self.resolver = CompanyResolver.default()
-        self._names = [n for c in self.resolver.companies.values() for n in (c.name, *c.aliases)]
+        self._names, self._common, self._common_display = reply_names(self.resolver.companies.values())
         self._domains = {d.lower().removeprefix("www.") for c in self.resolver.companies.values() for d in c.domains}
 
     def _company_site(self, url: str) -> bool:
@@ -85,7 +105,9 @@ class BuildPostPipeline:
         is_reply = item.is_company_reply
         if is_reply is None:
             is_reply = item.parent_url is not None and (
-                looks_like_company_reply(item.author, item.author_badge, item.text, self._names)
+                looks_like_company_reply(
+                    item.author, item.author_badge, item.text, self._names, self._common, self._common_display
+                )
                 # the post's own author answering on the company's own blog
                 or (item.author_badge in _AUTHOR_BADGES and self._company_site(item.url))
             )
@@ -104,6 +126,7 @@ class BuildPostPipeline:
             is_company_reply=bool(is_reply),
             fetched_at=utcnow(),
             subject=(item.company_hint or "").strip() or None,
+            rating=item.rating if isinstance(item.rating, int) and 1 <= item.rating <= 5 else None,
         )
 
 

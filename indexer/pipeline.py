@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
 
@@ -20,10 +20,11 @@ from complaintwatch.models import Incident, Post
 
 from .chunking import document_vectors
 from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
-from .clustering.represent import banned_words, choose_packs, seed_types
+from .clustering.represent import OUTLIER_SLACK, POST_SLACK, banned_words, choose_packs, seed_types
 from .companies import CompanyResolver, is_common_word
 from .embedders import Embedder
 from .language import detect_language
+from .stance import COMPLAINT, PRAISE, QUESTION, StanceClassifier
 from .store.base import Store
 from .taxonomy import load_taxonomy
 
@@ -51,11 +52,59 @@ class IndexReport:
     assigned: int = 0
     from_taxonomy: int = 0
     outliers: int = 0
+    classified: int = 0  # posts whose stance this run set
+    # {stance: posts} over the store after the run, company replies excepted
+    stances: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
 def embed_text(title: str, text: str) -> str:
     return f"{title}. {text}" if title else text
+
+
+def embedded_texts(posts: list[Post], resolver: CompanyResolver | None = None) -> list[str]:
+    """What embed_missing embeds for each post: comments repeat the thread
+    title, so only what they say; company names masked when a resolver is given."""
+    texts = [p.text if p.parent_url else embed_text(p.title, p.text) for p in posts]
+    if resolver is not None:
+        texts = [resolver.mask(t) for t in texts]
+    return texts
+
+
+def stance_from_rating(rating: int | None) -> str | None:
+    """1-2 stars: a complaint, 4-5: praise; 3 stars or none: the text decides."""
+    if rating is None:
+        return None
+    return COMPLAINT if rating <= 2 else PRAISE if rating >= 4 else None
+
+
+def classify_stance(
+    store: Store,
+    embedder: Embedder,
+    progress: Progress = _no_progress,
+    classifier: StanceClassifier | None = None,
+    resolver: CompanyResolver | None = None,
+    batch: int = 500,
+) -> int:
+    """Set the stance of every post that has none yet (new, changed, or from
+    an older database): from its star rating where the site gives a clear one,
+    else from its vector and the very text that was embedded (``resolver``:
+    as given to embed_missing). Company replies keep None. Returns how many
+    posts got a stance."""
+    ids, mat = store.vectors(embedder.name)
+    row = {int(pid): r for r, pid in enumerate(ids)}
+    done = 0
+    for posts in store.posts_without_stance(batch=batch):
+        got = [(p.id, st) for p in posts if (st := stance_from_rating(p.rating)) is not None]
+        by_model = [p for p in posts if stance_from_rating(p.rating) is None and p.id in row]
+        if by_model:
+            classifier = classifier or StanceClassifier.default(embedder)
+            stances = classifier.predict(mat[[row[p.id] for p in by_model]], embedded_texts(by_model, resolver))
+            got += [(p.id, st) for p, st in zip(by_model, stances)]
+        store.set_stance(got)
+        done += len(got)
+        progress("stance", done, done + batch if len(posts) == batch else done)
+    return done
 
 
 def analyse(store: Store, resolver: CompanyResolver, progress: Progress = _no_progress) -> int:
@@ -95,10 +144,7 @@ def embed_missing(
     have = len(store.vectors(embedder.name)[0])
     done = 0
     for posts in store.posts_without_vector(embedder.name, batch=batch):
-        # comments repeat the thread title: embed only what they say
-        texts = [p.text if p.parent_url else embed_text(p.title, p.text) for p in posts]
-        if resolver is not None:
-            texts = [resolver.mask(t) for t in texts]
+        texts = embedded_texts(posts, resolver)
         vecs = document_vectors(embedder, texts)
         store.set_vectors(embedder.name, [(p.id, v) for p, v in zip(posts, vecs)])
         done += len(posts)
@@ -151,8 +197,8 @@ class _SeedTypes:
                 self.by_key[inc.taxonomy_key] = inc.id
         self.extra: dict[int, Incident] = {}
 
-    def nearest(self, vectors: np.ndarray, packs: list[str | None]) -> list[str | None]:
-        got, _ = seed_types(vectors, packs, self.protos)
+    def nearest(self, vectors: np.ndarray, packs: list[str | None], slack: float = POST_SLACK) -> list[str | None]:
+        got, _ = seed_types(vectors, packs, self.protos, slack)
         return [self.protos[b].key if b is not None else None for b in got]
 
     def incident_for(self, key: str) -> int:
@@ -182,7 +228,8 @@ def _guide_by_taxonomy(
             members.setdefault(iid, []).append(pid)
     typed = 0
     for iid, pids in members.items():
-        nearest = guide.nearest(np.vstack([vectors[p] for p in pids]), [packs.get(p) for p in pids])
+        slack = OUTLIER_SLACK if iid is None else POST_SLACK
+        nearest = guide.nearest(np.vstack([vectors[p] for p in pids]), [packs.get(p) for p in pids], slack)
         if iid is None:
             for pid, key in zip(pids, nearest):
                 if key is not None:
@@ -246,9 +293,19 @@ def _set_representatives(
 MIN_REPLY_CHARS = 200
 
 
+# Stances that describe no failure: praise and questions get no incident type
+# (they still take part in the fit, like short replies, and help clusters form).
+UNTYPED_STANCES = frozenset({PRAISE, QUESTION})
+
+
 def _describes_incident(p: Post) -> bool:
-    """Opening posts and substantial replies; never the company's own answers."""
-    return not p.is_company_reply and (p.parent_url is None or len(p.text) >= MIN_REPLY_CHARS)
+    """Opening posts and substantial replies; never the company's own answers,
+    praise or questions."""
+    return (
+        not p.is_company_reply
+        and p.stance not in UNTYPED_STANCES
+        and (p.parent_url is None or len(p.text) >= MIN_REPLY_CHARS)
+    )
 
 
 def cluster_incidents(
@@ -335,7 +392,7 @@ def assign_incremental(
     still = [r for r in rows if assignment[int(ids[r])] is None]
     n_fallback = 0
     packs = choose_packs(mat[still], [_industry(posts[int(ids[r])], resolver) for r in still], protos) if still else []
-    for r, key in zip(still, guide.nearest(mat[still], packs) if still else []):
+    for r, key in zip(still, guide.nearest(mat[still], packs, OUTLIER_SLACK) if still else []):
         if key is not None:
             assignment[int(ids[r])] = guide.incident_for(key)
             n_fallback += 1
@@ -362,6 +419,7 @@ def run_index(
     # company names are not masked for embedding: measured on the demo corpus,
     # masking lowered NMI against the true incident types (0.83 -> 0.79)
     report.embedded = embed_missing(store, embedder, progress)
+    report.classified = classify_stance(store, embedder, progress)
     if incremental and model_path is not None and model_path.exists():
         if reason := IncidentModel.load(model_path).refit_reason:
             # the saved model still carries posts that are gone: assigning against it would bring them back
@@ -372,5 +430,6 @@ def run_index(
     else:
         counts = cluster_incidents(store, embedder, model_path, taxonomy_path, resolver)
     report.clusters, report.assigned, report.from_taxonomy, report.outliers = counts
+    report.stances = {str(k): n for k, n in store.stance_counts().items() if k is not None}
     report.seconds = time.perf_counter() - t0
     return report

@@ -34,11 +34,24 @@ TREND_HELP = {
     "new": "First seen in the last 3 months",
     "fading": "Half or less of what the baseline predicts, or nothing in the last 15 months",
     "steady": "In line with the company's own baseline",
+    "too_little_data": "Too few posts in the last 3 months and the 12 before them to call a trend",
 }
+TREND_TEXT = {"too_little_data": "too little data"}
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/export.")
+
+
+def _as_of():
+    """(the date trends are computed as of, why it is fixed: None when it is today)."""
+    from flask import current_app
+
+    from .reports import today
+
+    if current_app.config.get("AS_OF") is None:
+        return today(), None
+    return today(), current_app.config.get("AS_OF_REASON") or "set for this data, not today"
 
 
 def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask:
@@ -69,6 +82,8 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     app.jinja_env.filters["http_url"] = safe_url
     app.jinja_env.filters["post_title"] = post_title
     app.jinja_env.globals["TREND_HELP"] = TREND_HELP
+    app.jinja_env.globals["TREND_TEXT"] = TREND_TEXT
+    app.jinja_env.globals["as_of"] = _as_of
     app.jinja_env.globals["company_name"] = company_name
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -9,7 +9,14 @@ from flask import Blueprint, abort, jsonify, request, url_for
 from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc
 from .openapi import openapi_spec
 from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
-from .reports import company_post_count, company_report, compare_report, incident_report, incidents_by_id
+from .reports import (
+    company_counts,
+    company_post_count,
+    company_report,
+    compare_report,
+    incident_report,
+    incidents_by_id,
+)
 from .safetext import MAX_JSON_DEPTH, UnsafeJSON, check_json
 from .search import run_search
 from .serialize import (
@@ -78,7 +85,8 @@ def search():
 
 @bp.get("/companies")
 def companies():
-    return jsonify({"companies": [company_summary(c, n) for c, n in store().companies()]})
+    # most complaints first; company replies are never complaints
+    return jsonify({"companies": [company_summary(c.company, c.posts, c) for c in company_counts().values()]})
 
 
 @bp.get("/company/<company_id>")

@@ -37,6 +37,11 @@ SEARCH_PARAMETERS = [
     _q("incident", "Incident type id.", {"type": "integer", "minimum": 0}),
     _q("site", "Source site, e.g. otzovik.com."),
     _q("lang", "ISO 639-1 language code."),
+    _q(
+        "stance",
+        "Posts of this stance only; complaint also matches posts not classified yet (company replies never).",
+        {"type": "string", "enum": ["complaint", "praise", "question", "other"]},
+    ),
     _q("from", "Published on or after this date (UTC).", {"type": "string", "format": "date"}),
     _q("to", "Published on or before this date (UTC, inclusive).", {"type": "string", "format": "date"}),
     _q("sort", "Result order.", {"type": "string", "enum": ["relevance", "date"], "default": "relevance"}),
@@ -86,6 +91,14 @@ SCHEMAS = {
             "thread_url": _NULLABLE_STR,
             "position": {"type": "integer"},
             "is_company_reply": {"type": "boolean"},
+            "stance": {
+                "type": "string",
+                "nullable": True,
+                "enum": ["complaint", "praise", "question", "other", None],
+                "description": "Set by the indexer; null: a company reply, or not classified yet. Only complaints "
+                "count towards recurring failures.",
+            },
+            "rating": {"type": "integer", "nullable": True, "minimum": 1, "maximum": 5, "description": "Stars."},
             "links": _LINKS,
         },
     },
@@ -111,7 +124,16 @@ SCHEMAS = {
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string", "description": "Display name (the id when none is known)."},
-            "posts": {"type": "integer"},
+            "posts": {"type": "integer", "description": "Everything stored: complaints + comments + company_replies."},
+            "complaints": {
+                "type": "integer",
+                "description": "Opening posts and reviews by customers (no parent, not a company reply).",
+            },
+            "comments": {"type": "integer", "description": "Replies by customers."},
+            "company_replies": {
+                "type": "integer",
+                "description": "Posts by the company itself (replies, own threads): never counted as complaints.",
+            },
             "links": _LINKS,
         },
     },
@@ -124,7 +146,7 @@ SCHEMAS = {
             "count": {"type": "integer", "description": "Opening posts (not comments)."},
             "first_seen": _NULLABLE_DT,
             "last_seen": _NULLABLE_DT,
-            "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady"]},
+            "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady", "too_little_data"]},
             "recent_count": {"type": "integer", "description": "Posts in the last 6 months."},
             "expected_recent": {"type": "number", "description": "Earlier monthly average x 6."},
             "monthly": {
@@ -140,7 +162,17 @@ SCHEMAS = {
             {
                 "type": "object",
                 "properties": {
-                    "recurring_failures": {"type": "array", "items": _ref("RecurringFailure")},
+                    "recurring_failures": {
+                        "type": "array",
+                        "items": _ref("RecurringFailure"),
+                        "description": "Complaints only: praise and questions are counted apart (stances).",
+                    },
+                    "stances": {
+                        "type": "object",
+                        "description": "The company's posts by stance (company replies excepted): "
+                        "praise and questions are shown apart from the recurring failures.",
+                        "properties": {k: {"type": "integer"} for k in ("complaint", "praise", "question", "other")},
+                    },
                     "replies": _ref("Replies"),
                     "latest_posts": {"type": "array", "items": _ref("Post")},
                 },
@@ -186,7 +218,10 @@ SCHEMAS = {
                                 "nullable": True,
                                 "properties": {
                                     "count": {"type": "integer"},
-                                    "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady"]},
+                                    "trend": {
+                                        "type": "string",
+                                        "enum": ["rising", "new", "fading", "steady", "too_little_data"],
+                                    },
                                     "recent_count": {"type": "integer"},
                                     "expected_recent": {"type": "number"},
                                     "last_seen": _NULLABLE_DT,

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from werkzeug.datastructures import MultiDict
 
 from complaintwatch.models import SearchFilters, site_of
+from indexer.stance import STANCES
 
 from .safetext import strip_bidi
 
@@ -102,6 +103,7 @@ class SearchParams:
     incident: int | None = None
     site: str = ""
     lang: str = ""
+    stance: str = ""  # indexer/stance.py STANCES
     date_from: date | None = None
     date_to: date | None = None
     sort: str = "relevance"
@@ -123,12 +125,19 @@ class SearchParams:
             language=self.lang or None,
             since=since,
             until=until,
+            stance=self.stance or None,
         )
 
     @property
     def has_filters(self) -> bool:
         return bool(
-            self.company or self.incident is not None or self.site or self.lang or self.date_from or self.date_to
+            self.company
+            or self.incident is not None
+            or self.site
+            or self.lang
+            or self.stance
+            or self.date_from
+            or self.date_to
         )
 
     def filter_dict(self) -> dict:
@@ -137,6 +146,7 @@ class SearchParams:
             "incident": self.incident,
             "site": self.site or None,
             "lang": self.lang or None,
+            "stance": self.stance or None,
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
         }
@@ -157,7 +167,7 @@ class SearchParams:
 def parse_search_params(
     args: MultiDict, *, strict: bool, max_results: int, per_page: int = 20, max_per_page: int = 100
 ) -> SearchParams:
-    """Parse q, company, incident, site, lang, from, to, sort, similar, page (and, when
+    """Parse q, company, incident, site, lang, stance, from, to, sort, similar, page (and, when
     ``max_per_page`` > default, per_page). Strict: raise BadParam. Lenient:
     drop the bad value and record a notice."""
     p = SearchParams(per_page=per_page)
@@ -181,7 +191,19 @@ def parse_search_params(
         p.date_from = parse_date(args.get("from"), "from")
 
     def _to():
-        p.date_to = parse_date(args.get("to"), "to")
+        to = parse_date(args.get("to"), "to")
+        if to is not None and p.date_from is not None and to < p.date_from:
+            # a reversed range matches nothing: say so rather than show an empty list
+            raise BadParam(
+                "to", f"{to.isoformat()} is before from ({p.date_from.isoformat()}): the date range is reversed"
+            )
+        p.date_to = to
+
+    def _stance():
+        s = clean_text(args.get("stance"), 16).lower()
+        if s and s not in STANCES:
+            raise BadParam("stance", "must be one of " + ", ".join(STANCES))
+        p.stance = s
 
     def _sort():
         s = (args.get("sort") or "relevance").strip().lower()
@@ -202,7 +224,7 @@ def parse_search_params(
         # clamp: page numbers past the result cap can never have results
         p.page = min(max(n, 1), max(1, math.ceil(max_results / p.per_page)))
 
-    for fn in (_incident, _from, _to, _sort, _similar, _per_page, _page):
+    for fn in (_incident, _stance, _from, _to, _sort, _similar, _per_page, _page):
         attempt(fn)
     return p
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from flask import g
+
 from complaintwatch.models import Incident, Post, SearchFilters
+from indexer.stance import STANCES
+from indexer.store.base import CompanyCounts
 
 from .charts import month_range
 from .services import setting, store
@@ -53,6 +57,11 @@ class CompanyReport:
     threads: int  # the company's opening posts whose thread has comments
     replied: int  # ...of which the company replied in
     latest: list[Post] = field(default_factory=list)
+    counts: CompanyCounts | None = None  # complaints, comments and company replies apart
+    # the company's posts by stance (company replies excepted; complaint includes
+    # posts not classified yet): praise and questions are shown apart from the
+    # recurring failures, which count complaints only
+    stances: dict[str, int] = field(default_factory=dict)
 
     @property
     def reply_share(self) -> float | None:
@@ -64,11 +73,32 @@ def company_post_count(company: str) -> int | None:
     return dict(store().companies()).get(company)
 
 
+def company_counts() -> dict[str, CompanyCounts]:
+    """Complaints, comments and company replies per company (Store.company_counts),
+    in its order (most complaints first); one aggregation per request."""
+    counts = g.get("_cw_company_counts")
+    if counts is None:
+        counts = g._cw_company_counts = {c.company: c for c in store().company_counts()}
+    return counts
+
+
+def counts_for(company: str) -> CompanyCounts:
+    return company_counts().get(company) or CompanyCounts(company)
+
+
+def stance_counts(company: str) -> dict[str, int]:
+    """{stance: the company's posts of it} (indexer/stance.py STANCES)."""
+    s = store()
+    return {st: s.count_latest(SearchFilters(company=company, stance=st)) for st in STANCES}
+
+
 def incident_rows(
     company: str, on: date, incs: dict[int, Incident] | None = None
 ) -> tuple[list[IncidentRow], list[str]]:
     """The company's incident types (largest first) with their trends as of
-    ``on``, and the months of their common timeline axis."""
+    ``on``, and the months of their common timeline axis. Only complaints
+    count (Store.company_incident_stats leaves praise and questions out, and
+    the indexer gives them no incident type), trends' baseline volume included."""
     incs = incidents_by_id() if incs is None else incs
     stats = store().company_incident_stats(company)
     volume: dict[str, int] = {}  # the company's own baseline: all its typed posts per month
@@ -99,7 +129,9 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
     rows, months = incident_rows(company, on)
     threads, replied = s.company_reply_stats(company)
     latest = s.latest_posts(SearchFilters(company=company), limit=setting("LATEST_ON_COMPANY"))
-    return CompanyReport(company, post_count, rows, months, threads, replied, latest)
+    return CompanyReport(
+        company, post_count, rows, months, threads, replied, latest, counts_for(company), stance_counts(company)
+    )
 
 
 @dataclass(slots=True)
@@ -126,6 +158,7 @@ class CompareColumn:
     threads: int
     replied: int
     rows: dict[int, IncidentRow]  # incident id -> the company's row
+    counts: CompanyCounts | None = None
 
     @property
     def reply_share(self) -> float | None:
@@ -152,7 +185,9 @@ def compare_report(companies: list[tuple[str, int]], on: date | None = None) -> 
     for company, n in companies:
         rows, _ = incident_rows(company, on, incs)
         threads, replied = s.company_reply_stats(company)
-        columns.append(CompareColumn(company, n, threads, replied, {r.incident_id: r for r in rows}))
+        columns.append(
+            CompareColumn(company, n, threads, replied, {r.incident_id: r for r in rows}, counts_for(company))
+        )
     totals: dict[int, int] = {}
     for col in columns:
         for iid, r in col.rows.items():

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from flask import url_for
 
 from complaintwatch.models import Incident, Post
+from indexer.store.base import CompanyCounts
 
 from .privacy import shown_author
-from .reports import CompanyReport, CompareReport, IncidentReport, IncidentRow
+from .reports import CompanyReport, CompareReport, IncidentReport, IncidentRow, counts_for, today
 from .safetext import strip_bidi
 from .services import company_name
 
@@ -64,6 +65,8 @@ def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
         "thread_url": p.thread_url,
         "position": p.position,
         "is_company_reply": p.is_company_reply,
+        "stance": p.stance,
+        "rating": p.rating,
         "links": {"html": url_for("posts.post", post_id=p.id), "api": url_for("api.post", post_id=p.id)},
     }
 
@@ -84,11 +87,18 @@ def incident_dict(i: Incident) -> dict:
     }
 
 
-def company_summary(company: str, posts: int) -> dict:
+def company_summary(company: str, posts: int, counts: CompanyCounts | None = None) -> dict:
+    """``posts``: everything stored about the company; complaints (opening posts
+    and reviews by customers), comments (replies by customers) and company
+    replies apart: company replies are never complaints."""
+    counts = counts or counts_for(company)
     return {
         "id": company,
         "name": company_name(company),
         "posts": posts,
+        "complaints": counts.complaints,
+        "comments": counts.comments,
+        "company_replies": counts.company_replies,
         "links": {
             "html": url_for("companies.company", company_id=company),
             "api": url_for("api.company", company_id=company),
@@ -114,8 +124,10 @@ def incident_row_dict(r: IncidentRow) -> dict:
 
 def company_dict(rep: CompanyReport, incidents: dict[int, Incident]) -> dict:
     return {
-        **company_summary(rep.id, rep.post_count),
+        **company_summary(rep.id, rep.post_count, rep.counts),
+        "as_of": today().isoformat(),  # the date trends are computed as of
         "recurring_failures": [incident_row_dict(r) for r in rep.rows],
+        "stances": dict(rep.stances),
         "replies": {
             "threads_with_comments": rep.threads,
             "threads_with_company_reply": rep.replied,
@@ -136,9 +148,10 @@ def incident_report_dict(rep: IncidentReport, incidents: dict[int, Incident]) ->
 
 def compare_dict(rep: CompareReport) -> dict:
     return {
+        "as_of": today().isoformat(),
         "companies": [
             {
-                **company_summary(col.id, col.post_count),
+                **company_summary(col.id, col.post_count, col.counts),
                 "replies": {
                     "threads_with_comments": col.threads,
                     "threads_with_company_reply": col.replied,

@@ -4,15 +4,18 @@ request through ``services()``."""
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask import current_app
+from flask import current_app, g
 
 from indexer.store.base import Store
 
 from .safetext import strip_bidi
+
+log = logging.getLogger(__name__)
 
 DEFAULTS = {
     "PER_PAGE": 20,
@@ -29,7 +32,9 @@ DEFAULTS = {
     "LATEST_ON_COMPANY": 10,
     "LANGUAGES": ["ru", "en"],
     "AS_OF": None,  # datetime.date trends are computed as of; None = today
-    # company id -> display name; None: the names in the indexer's built-in alias table
+    "AS_OF_REASON": None,  # why AS_OF is fixed, shown beside the date ("the demo data ends on that day")
+    # company id -> display name, over those the store keeps (`complaintwatch index` writes its alias
+    # table's, user files included) and the indexer's built-in alias table (web.services.company_names)
     "COMPANY_NAMES": None,
     # show authors as stable keyed pseudonyms ("user-3f9a2c81d04e7b65") everywhere (web/privacy.py);
     # the key: PSEUDONYM_KEY, else $COMPLAINTWATCH_PSEUDONYM_KEY
@@ -72,8 +77,26 @@ def services() -> Services:
     return current_app.extensions["complaintwatch"]
 
 
+def company_names() -> dict[str, str]:
+    """Display names by company id, read once per request: the built-in alias
+    table's, then those `complaintwatch index` stored (user alias files), then
+    the COMPANY_NAMES setting's."""
+    names = g.get("_cw_company_names")
+    if names is None:
+        svc = services()
+        try:
+            stored = svc.store.company_names()
+        except Exception:  # display names are a nicety: never fail a page over them
+            log.warning("company display names not read from the store", exc_info=True)
+            stored = {}
+        configured = current_app.config.get("COMPANY_NAMES") or {}
+        names = {**svc.company_names, **stored, **configured}
+        g._cw_company_names = names
+    return names
+
+
 def company_name(company_id: str) -> str:
-    return strip_bidi(services().company_names.get(company_id) or company_id)
+    return strip_bidi(company_names().get(company_id) or company_id)
 
 
 def store() -> Store:

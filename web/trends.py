@@ -12,6 +12,9 @@ from indexer.clustering.recurring import Trend as _Trend
 from indexer.clustering.recurring import TrendRule, classify, month_index, monthly_trend
 
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
+# "steady" on a handful of posts says nothing: too few recent posts for a rise
+# (RULE.min_recent) and too few before them for a fall (RULE.min_baseline)
+TOO_LITTLE_DATA = "too_little_data"
 RULE = TrendRule()
 
 # Alerts: a spike is the same "rising" rule (x2 what the baseline predicts, and
@@ -27,6 +30,7 @@ __all__ = [
     "SPIKE_RULE",
     "SPIKE_WINDOW",
     "STEADY",
+    "TOO_LITTLE_DATA",
     "Spike",
     "Trend",
     "classify_trend",
@@ -38,7 +42,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    label: str  # rising | new | fading | steady
+    label: str  # rising | new | fading | steady | too_little_data
     recent: int  # posts in the recent window (RULE.recent_months, current month included)
     expected: float  # what the company's own baseline predicts for that window
 
@@ -47,7 +51,17 @@ def trend_details(monthly: Mapping[str, int], today: date, company_monthly: Mapp
     """Classify one incident type's monthly counts ('YYYY-MM' -> n) against the
     company's monthly volume (default: the same counts) as of ``today``."""
     trend, recent, expected = monthly_trend(monthly, company_monthly or monthly, today, RULE)
-    return Trend(str(trend), recent, expected)
+    label = str(trend)
+    if label == STEADY and recent < RULE.min_recent and _baseline(monthly, today) < RULE.min_baseline:
+        label = TOO_LITTLE_DATA  # neither a rise nor a fall could show on so few posts
+    return Trend(label, recent, expected)
+
+
+def _baseline(monthly: Mapping[str, int], today: date) -> int:
+    """Posts in the baseline window: the RULE.baseline_months before the recent window."""
+    recent_start = month_index(today) - RULE.recent_months + 1
+    base_start = recent_start - RULE.baseline_months
+    return sum(n for m, n in monthly.items() if n > 0 and base_start <= month_index(m) < recent_start)
 
 
 def classify_trend(monthly: Mapping[str, int], today: date, company_monthly: Mapping[str, int] | None = None) -> str:

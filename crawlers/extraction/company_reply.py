@@ -81,18 +81,66 @@ def _named_like_company(author: str, company_names: Iterable[str]) -> bool:
     return False
 
 
+# What makes an account name official rather than a person's handle: a role
+# word ("Chase Support", "Служба поддержки Коробки"), a legal form ("ООО «Коробка»")
+# or a domain ("target.com").
+_OFFICIAL_WORDS = frozenset(
+    "official support help care team service cs helpdesk"
+    " официальный официальная поддержка поддержки помощь команда служба сервис"
+    " offiziell kundenservice hilfe".split()
+)
+
+
+def has_official_marker(author: str) -> bool:
+    low = author.lower()
+    return bool(_TLD.search(low)) or any(t in _OFFICIAL_WORDS or t in _LEGAL for t in _TOKEN.findall(low))
+
+
+def core_words(name: str) -> list[str]:
+    """The words of a name that tell the company apart ("Ozon Support" -> ["ozon"], "ozon.ru" -> ["ozon"])."""
+    return [t for t in _tokens(name) if t not in _ROLE_WORDS] or _tokens(name)
+
+
+def _same_as_written(author: str, name: str) -> bool:
+    """The account is named exactly like the company, capitals included ("Target", not "target")."""
+    return " ".join(author.split()) == " ".join(name.split())
+
+
 def looks_like_company_reply(
     author: str | None,
     badge: str | None,
     text: str | None,
     company_names: Iterable[str] = (),
+    common_names: Iterable[str] = (),
+    common_display_names: Iterable[str] = (),
 ) -> bool:
-    """True when the post reads as written by (a representative of) the company."""
+    """True when the post reads as written by (a representative of) the company.
+
+    ``company_names``: names and aliases an account named like them is the
+    company. ``common_names``: aliases that are common words ("Chase", "Ally",
+    "Коробка"), where a forum user "chase" is a person: they count only when the
+    account name also carries an official marker (has_official_marker).
+    ``common_display_names``: full display names made of common words ("Target",
+    "Delta Air Lines"); besides the marker, an account named exactly so counts
+    (a one-word one with its capitals as written)."""
     names = [n for n in company_names if n and n.strip()]
     if badge and _BADGE.search(badge):
         return True
     if author and names and _named_like_company(author, names):
         return True
+    if author and (common := [n for n in (*common_names, *common_display_names) if n and n.strip()]):
+        if has_official_marker(author) and _named_like_company(author, common):
+            return True
+        for name in common_display_names:
+            if (
+                name
+                and name.strip()
+                and (
+                    _same_as_written(author, name)
+                    or (len(core_words(name)) > 1 and _named_like_company(author, [name]))
+                )
+            ):
+                return True
     if not text:
         return False
     if _STRONG.search(text):

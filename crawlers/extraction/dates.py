@@ -24,6 +24,55 @@ _REDDIT_AGO = re.compile(r"^(\d+)\s*(yr|mo|hr|min|sec)s?\.?\s+ago$", re.I)
 _UNITS = {"yr": "years", "mo": "months", "hr": "hours", "min": "minutes", "sec": "seconds"}
 
 
+# What makes a shown date carry its own year ("2012", "23.07.12", "2012-07-23"),
+# or be relative to the moment of the crawl ("today", "3 hours ago").
+_HAS_YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d{2}(?!\d)|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|'\d{2}\b")
+_RELATIVE = re.compile(
+    r"\b(?:today|yesterday|now|ago|just|hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?)\b"
+    r"|сегодня|вчера|назад|только что|heute|gestern|vorgestern|\bvor\b",
+    re.I,
+)
+_WEEKDAYS = (
+    ("monday", "понедельник", "montag", "mon", "пн"),
+    ("tuesday", "вторник", "dienstag", "tue", "tues", "вт"),
+    ("wednesday", "среда", "mittwoch", "wed", "ср"),
+    ("thursday", "четверг", "donnerstag", "thu", "thur", "thurs", "чт"),
+    ("friday", "пятница", "freitag", "fri", "пт"),
+    ("saturday", "суббота", "samstag", "sat", "сб"),
+    ("sunday", "воскресенье", "sonntag", "sun", "вс"),
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _weekday(text: str) -> int | None:
+    words = {w.lower() for w in _WORD.findall(text)}
+    return next((i for i, names in enumerate(_WEEKDAYS) if words & set(names)), None)
+
+
+def _with_year(dt: datetime, text: str, year: int) -> datetime:
+    """A year-less shown date ("Monday July 23, @08:25PM") placed in `year`, or
+    the year beside it where the weekday it names falls on that date."""
+    weekday = _weekday(text)
+    for candidate in (year, year - 1, year + 1):
+        try:
+            moved = dt.replace(year=candidate)
+        except ValueError:  # 29 February
+            continue
+        if weekday is None or moved.weekday() == weekday:
+            return moved
+    try:
+        return dt.replace(year=year)
+    except ValueError:
+        return dt
+
+
+def year_less(text: str) -> bool:
+    """Whether a shown absolute date leaves out its year."""
+    if _HAS_YEAR.search(text) or _RELATIVE.search(text):
+        return False
+    return bool(re.search(r"\d", re.sub(r"\d{1,2}:\d{2}(?::\d{2})?", "", text)))  # a day, not just a time
+
+
 def _tz(name: str) -> timezone | ZoneInfo:
     if name.upper() == "UTC":
         return timezone.utc
@@ -60,10 +109,13 @@ def parse_published(
     languages: list[str] | None = None,
     default_tz: str = "UTC",
     now: datetime | None = None,
+    year: int | None = None,
 ) -> datetime | None:
     """Parse ISO, Unix time or a human date ("27 декабря 2022", "Heute, 14:05",
     "3 yr. ago") into an aware datetime; None when unparseable or implausible
-    (before 1995, more than two days ahead). Never raises."""
+    (before 1995, more than two days ahead). A date shown without its year
+    ("Monday July 23, @08:25PM") takes `year` (the page's own year, see
+    :func:`page_year`) when given. Never raises."""
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
@@ -97,6 +149,8 @@ def parse_published(
         if dt is None:
             log.debug("unparseable date: %r", raw)
             return None
+        if year and year_less(text):
+            dt = _with_year(dt, text, year)
         return _checked(dt, now, raw)
     except Exception as exc:  # dateparser raises on odd input; a date is never worth a crash
         log.debug("date parse error %r: %s", raw, exc)
@@ -114,3 +168,23 @@ def page_date(html: str | bytes, url: str | None = None) -> datetime | None:
         log.debug("htmldate failed for %s: %s", url, exc)
         return None
     return parse_published(found) if found else None
+
+
+_COPYRIGHT = re.compile(
+    r"(?:©|&copy;|\(c\)|copyright)\s*(?:\(c\)\s*)?(?:(?:19|20)\d{2}\s*[-–—]\s*)?((?:19|20)\d{2})(?!\d)", re.I
+)
+_URL_YEAR = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/")
+
+
+def page_year(text: str, urls: tuple[str | None, ...] = (), published: datetime | None = None) -> int | None:
+    """The year a page was written in, for the dates it shows without one: its
+    article date, else a /YYYY/MM/ date in its URL or canonical URL, else its
+    copyright line (the last year of a range; pages that drop the year show
+    the current year's dates, and the footer names the current year)."""
+    if published is not None:
+        return published.year
+    for url in urls:
+        if url and (m := _URL_YEAR.search(url)):
+            return int(m[1])
+    years = [int(m[1]) for m in _COPYRIGHT.finditer(text)]
+    return max(years) if years else None

@@ -45,7 +45,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from parsel import Selector
 
-from crawlers.extraction.dates import parse_published
+from crawlers.extraction.dates import page_year, parse_published, year_less
 from crawlers.extraction.metadata import page_meta
 from crawlers.extraction.text import clean_lines, main_text, node_text
 
@@ -56,13 +56,15 @@ _SKIP_SIG_TAGS = frozenset({"html", "body", "head", "a", "span", "b", "i", "em",
 
 _AUTHOR_CLASS = re.compile(
     r"author|username|nickname|postername|commenter|byline"
-    r"|(^|[-_ ])(user|uname|nick|poster|fn|name|member)([-_ ]|$)",
+    r"|(^|[-_ ])(user|uname|nick|poster|fn|name|member|by)([-_ ]|$)",
     re.I,
 )
-_NOT_AUTHOR_CLASS = re.compile(r"avatar|title|rank|info|stats|karma|rating|score|count|group|joined|role", re.I)
+_NOT_AUTHOR_CLASS = re.compile(
+    r"avatar|title|rank|info|stats|karma|rating|score|count|group|joined|role|journal|homepage|website", re.I
+)
 _PROFILE_HREF = re.compile(
     r"(/users?/|/members?/|/profiles?/|/u/|/people/|/author/|viewprofile|showprofile|memberlist|member\.php|"
-    r"profile\.php|showuser|/~)",
+    r"profile\.php|showuser(?![a-z])|/~)",
     re.I,
 )
 _DATE_CLASS = re.compile(r"date|time|posted|stamp|when|published|created|datetime|postdetails", re.I)
@@ -88,6 +90,7 @@ _TIME = (
     r"(?:\s*(?:,|at|в|um|@|\||-|—)?\s*\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?"
     r"(?:\s*(?:UTC|GMT|EST|EDT|CST|CDT|MST|MDT|PST|PDT|BST|CET|CEST|MSK)\b(?:[+-]\d{1,4})?)?)?"
 )
+_CLOCK_TIME = r"\s*(?:,|at|в|um|@|\||-|—)?\s*@?\s*\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?![\d:])"
 _DATE_RE = re.compile(
     r"(?:"
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?"
@@ -102,7 +105,16 @@ _DATE_RE = re.compile(
     + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
     + _TIME
     + r"|(?:сегодня|вчера|today|yesterday|heute|gestern),?\s*(?:в\s*)?\d{1,2}:\d{2}"
-    r")",
+    # no year shown ("Monday July 23, @08:25PM", "23 июля в 20:25"): only with a time of day
+    r"|(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?(?:"
+    + _MONTHS
+    + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
+    + _CLOCK_TIME
+    + r"|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:"
+    + _MONTHS
+    + r")\.?,?"
+    + _CLOCK_TIME
+    + r")",
     re.I,
 )
 _AUTHOR_STRIP = re.compile(
@@ -121,7 +133,7 @@ class GenericPost:
     raw_date: str | None
     text: str
     anchor: str | None = None  # the record's id attribute (for a stable #fragment URL)
-    permalink: str | None = None
+    permalink: str | None = None  # a link of the record to the post itself (its own page or #fragment)
 
 
 @dataclass(slots=True)
@@ -159,6 +171,11 @@ def _signature(el: etree._Element) -> str | None:
         return f"{ptag}>{tag}#{ident}"
     if not first and tag != "tr" and tag != "article":
         return None
+    if tag in ("tr", "td", "table"):
+        # table layouts nest tables in cells: a row of an inner table is layout
+        # inside a post, not a post threaded under it (as nested <li>s are)
+        depth = sum(1 for a in el.iterancestors() if a.tag == "table")
+        return f"{ptag}>{tag}.{first}@{depth}"
     return f"{ptag}>{tag}.{first}"
 
 
@@ -268,10 +285,16 @@ def _name_text(el: etree._Element) -> str:
 
 
 def _find_date(
-    elements: list[etree._Element], own_text: str, languages: list[str] | None, default_tz: str
+    elements: list[etree._Element],
+    own_text: str,
+    languages: list[str] | None,
+    default_tz: str,
+    year: int | None = None,
 ) -> tuple[datetime | None, str | None, etree._Element | None]:
     def parse(raw: str | None) -> datetime | None:
-        return parse_published(raw, languages=languages, default_tz=default_tz) if raw and raw.strip() else None
+        if not raw or not raw.strip():
+            return None
+        return parse_published(raw, languages=languages, default_tz=default_tz, year=year)
 
     for el in elements:
         if el.tag == "time" or el.get("itemprop") in ("datePublished", "dateCreated"):
@@ -284,23 +307,58 @@ def _find_date(
     for el in elements:
         if el.tag == "abbr" and (raw := el.get("title")) and _DATE_RE.search(raw) and (dt := parse(raw)):
             return dt, raw, el
+    classed: list[tuple[datetime, str, etree._Element]] = []
     for el in elements:
         classes = " ".join(_classes(el))
         if classes and _DATE_CLASS.search(classes):
             raw = _text_of(el)
-            if (m := _DATE_RE.search(raw)) and (dt := parse(m.group(0))):
-                return dt, m.group(0), el
+            if (m := _post_date(raw)) and (dt := parse(m.group(0))):
+                classed.append((dt, m.group(0), el))
+                continue
             for attr in ("title", "data-time", "data-timestamp"):
                 if (v := el.get(attr)) and (dt := parse(v)):
-                    return dt, v, el
+                    classed.append((dt, v, el))
+                    break
+    if classed:  # a date with its time of day (when posted) beats a bare one (a profile's "Joined" line)
+        return next((c for c in classed if _CLOCK.search(c[1])), classed[0])
     for el in elements:  # the innermost element whose own text shows a date
         own = " ".join(" ".join([el.text or ""] + [c.tail or "" for c in el]).split())
-        if own and (m := _DATE_RE.search(own)) and (dt := parse(m.group(0))):
+        if own and (m := _post_date(own)) and (dt := parse(m.group(0))):
             return dt, m.group(0), el
-    if m := _DATE_RE.search(own_text):
+    if m := _post_date(own_text):
         if dt := parse(m.group(0)):
             return dt, m.group(0), None
     return None, None, None
+
+
+_CLOCK = re.compile(r"\d{1,2}[:.]\d{2}")
+# A date a profile block prints beside the author, not when the post was written.
+_PROFILE_DATE = re.compile(
+    r"(?:joined|registered|member since|reg\.?|регистрация|зарегистрирован\w*|с нами|dabei seit|mitglied seit|"
+    r"registriert(?: seit)?|anmeldedatum)\s*:?\s*$",
+    re.I,
+)
+
+
+_PROFILE_FIELD = re.compile(
+    r"(?:joined|registered|member since|регистрация|зарегистрирован\w*|dabei seit|mitglied seit|registriert seit|"
+    r"anmeldedatum)\s*:",
+    re.I,
+)
+
+
+def _is_profile(el: etree._Element) -> bool:
+    """A short author profile block ("Joined: …, Posts: …"), not the post's words."""
+    text = " ".join(el.itertext())
+    return len(text) < 400 and bool(_PROFILE_FIELD.search(text))
+
+
+def _post_date(text: str) -> re.Match[str] | None:
+    """The first date pattern in `text` that is not a profile's join date."""
+    for m in _DATE_RE.finditer(text):
+        if not _PROFILE_DATE.search(text[max(0, m.start() - 30) : m.start()]):
+            return m
+    return None
 
 
 def _strip_for_body(node: etree._Element, author_date_text: tuple[str | None, str | None]) -> None:
@@ -330,6 +388,7 @@ def _drop(el: etree._Element) -> None:
 
 
 _META = "data-gx-meta"
+_HOLDS = "data-gx-holds"
 _CONTAINERS = frozenset("div td section article main span p ul ol dd table tbody tr font".split())
 
 
@@ -342,11 +401,14 @@ def _body_text(own: etree._Element, author: str | None) -> str:
     the author nor the date element (a content-like class wins a near tie), else
     the record without those; quotes, signatures and chrome dropped."""
     node = copy.deepcopy(own)
+    for m in [e for e in node.iter() if isinstance(e.tag, str) and e.get(_META)]:
+        for a in m.iterancestors():  # what holds the author or date, even once chrome around it is dropped
+            a.set(_HOLDS, "1")
     _strip_for_body(node, (author, None))
     metas = [e for e in node.iter() if isinstance(e.tag, str) and e.get(_META)]
     meta_len = sum(_text_len(m) for m in metas if not any(a in metas for a in m.iterancestors()))
     total = _text_len(node) - meta_len
-    blocked = set()
+    blocked = {e for e in node.iter() if isinstance(e.tag, str) and e.get(_HOLDS)}
     for m in metas:
         blocked.add(m)
         blocked.update(m.iterancestors())
@@ -355,7 +417,7 @@ def _body_text(own: etree._Element, author: str | None) -> str:
         for e in node.iterdescendants()
         if isinstance(e.tag, str) and e.tag in _CONTAINERS and e not in blocked and not any(m in blocked for m in [e])
     ]
-    candidates = [e for e in candidates if not any(d in metas for d in e.iterdescendants())]
+    candidates = [e for e in candidates if not any(d in metas for d in e.iterdescendants()) and not _is_profile(e)]
     best = None
     if candidates and total > 0:
         longest = max(_text_len(e) for e in candidates)
@@ -363,6 +425,11 @@ def _body_text(own: etree._Element, author: str | None) -> str:
             near = [e for e in candidates if _text_len(e) >= 0.8 * longest]
             classed = [e for e in near if _BODY_CLASS.search(" ".join(_classes(e)) + " " + (e.get("itemprop") or ""))]
             best = (classed or near)[0]  # document order: the outermost of equals
+        else:  # a short post beside a comment title and links: its body-classed block, if any
+            classed = [
+                e for e in candidates if _BODY_CLASS.search(" ".join(_classes(e))) and _text_len(e) >= 0.15 * total
+            ]
+            best = max(classed, key=_text_len, default=None)
     if best is None:
         best = node
         for m in metas:
@@ -409,6 +476,28 @@ def _with_siblings(rec: etree._Element, members: set[etree._Element]) -> list[et
     return out
 
 
+# A link that names one post: a number of 4+ digits as its id ("…-r6308239-…",
+# "?cid=40743959", "#comment-7443", "/p/123456").
+_POST_ID_HREF = re.compile(
+    r"(?:[#?&/_-](?:p|r|c|id|cid|pid|post|postid|msg|comment|comments|review|reviews|reply|answer)?[-_=]?)\d{4,}(?!.*/\d)",
+    re.I,
+)
+
+
+def _permalink(elements: list[etree._Element]) -> str | None:
+    """The record's link to itself: the first link whose address carries a
+    post id, not a profile, reply, share or vote link."""
+    for el in elements:
+        href = el.get("href") if el.tag == "a" else None
+        if not href or href.startswith(("javascript:", "mailto:")) or _PROFILE_HREF.search(href):
+            continue
+        if re.search(r"reply|replyto|quote|share|sharer|intent|vote|report|flag|login|op=", href, re.I):
+            continue
+        if _POST_ID_HREF.search(href):
+            return href
+    return None
+
+
 # --- records ---------------------------------------------------------------------
 
 
@@ -420,7 +509,13 @@ class _Group:
     score: float
 
 
-def _read_group(signature: str, members: list[etree._Element], languages: list[str] | None, default_tz: str) -> _Group:
+def _read_group(
+    signature: str,
+    members: list[etree._Element],
+    languages: list[str] | None,
+    default_tz: str,
+    year: int | None = None,
+) -> _Group:
     member_set = set(members)
     posts = []
     kept = []
@@ -432,7 +527,7 @@ def _read_group(signature: str, members: list[etree._Element], languages: list[s
         for junk in [e for e in own.iter() if isinstance(e.tag, str) and e.tag in ("script", "style", "noscript")]:
             _drop(junk)
         own_text = _text_of(own)
-        published, raw, date_el = _find_date(elements, own_text, languages, default_tz)
+        published, raw, date_el = _find_date(elements, own_text, languages, default_tz, year)
         marked = [e for e in (author_el, date_el) if e is not None]
         for e in marked:
             e.set(_META, "1")
@@ -453,7 +548,7 @@ def _read_group(signature: str, members: list[etree._Element], languages: list[s
         if not text or (author is None and published is None):
             continue
         anchor = rec.get("id") or next((e.get("id") or e.get("name") for e in elements[:3] if e.tag == "a"), None)
-        posts.append(GenericPost(author, published, raw, text, anchor))
+        posts.append(GenericPost(author, published, raw, text, anchor, _permalink(elements)))
         kept.append(rec)
     n = len(posts)
     if n and sum(p.author is not None for p in posts) >= 0.75 * n:
@@ -470,7 +565,9 @@ def _read_group(signature: str, members: list[etree._Element], languages: list[s
     return _Group(signature, kept, posts, score)
 
 
-def find_records(root: etree._Element, languages: list[str] | None = None, default_tz: str = "UTC") -> _Group | None:
+def find_records(
+    root: etree._Element, languages: list[str] | None = None, default_tz: str = "UTC", year: int | None = None
+) -> _Group | None:
     groups: dict[str, list[etree._Element]] = defaultdict(list)
     for el in root.iter():
         if not isinstance(el.tag, str):
@@ -485,7 +582,7 @@ def find_records(root: etree._Element, languages: list[str] | None = None, defau
         # cheap pre-filter: enough text and some date-like string somewhere
         if sum(1 for m in members[:50] if _DATE_RE.search(_text_of(m)) or m.xpath(".//time|.//*[@datetime]")) < 2:
             continue
-        group = _read_group(sig, members, languages, default_tz)
+        group = _read_group(sig, members, languages, default_tz, year)
         if group.score and (
             best is None
             or group.score > best.score
@@ -535,7 +632,7 @@ def extract_thread(
         _drop(el)
     sel = Selector(text=html, base_url=url or "")
     thread.title = page_title(sel)
-    group = find_records(root, languages, default_tz)
+    group = find_records(root, languages, default_tz, _page_year(sel, html, url))
     posts = group.posts if group else []
     thread.signature = group.signature if group else None
     if not posts:
@@ -571,6 +668,24 @@ _ARTICLE_MARKS = (
     ".entry-content",
     ".post-body",
 )
+
+
+_YEARFUL_META = (
+    'meta[property="article:published_time"]::attr(content)',
+    'meta[itemprop="datePublished"]::attr(content)',
+    "[itemprop=datePublished]::attr(datetime)",
+    "time[datetime]::attr(datetime)",
+)
+
+
+def _page_year(sel: Selector, html: str, url: str | None) -> int | None:
+    """The year for dates the page shows without one (crawlers.extraction.dates.page_year)."""
+    published = None
+    for raw in sel.css(", ".join(_YEARFUL_META)).getall()[:1]:
+        if not year_less(raw):
+            published = parse_published(raw)
+    canonical = sel.css('link[rel="canonical"]::attr(href), meta[property="og:url"]::attr(content)').get()
+    return page_year(html, (url, canonical), published)
 
 
 def _looks_like_article(sel: Selector) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,7 +63,11 @@ _LJ_USER = (
 _WP_COMMENTS = (
     "ol.comment-list li.comment, ol.commentlist li.comment, ul.comment-list li.comment, .comment-list li.comment"
 )
-_ANCESTOR_LI = "ancestor::li[contains(concat(' ', normalize-space(@class), ' '), ' comment ')][1]"
+# The comment's text: core's .comment-content, or the hAtom .entry-content of
+# classic themes (a <blockquote> on WordPress.com).
+_WP_COMMENT_TEXT = ".comment-content, .entry-content, .comment-text"
+_COMMENT_CLASS = "contains(concat(' ', normalize-space(@class), ' '), ' comment ')"
+_ANCESTOR_LI = f"ancestor::li[{_COMMENT_CLASS}][1]"
 # A badge a theme or plugin prints beside the comment author ("Official company
 # reply", "Staff", "Verified"): its text, else its title.
 _WP_BADGE = (
@@ -91,16 +96,19 @@ class BlogSpider(BaseSpider):
         @scrapes url title text author published
         """
         feed = feed or self.read_feed(response)
+        full_descriptions = feed is not None and _full_text_descriptions(feed)
         for entry in feed.entries if feed else ():
             if not entry.link:
                 continue
             if entry.content_html.strip():
-                yield from self.emit(self._feed_item(entry))
+                yield from self.emit(self._feed_item(entry, entry.content_html))
+            elif full_descriptions and entry.summary_html.strip():
+                yield from self.emit(self._feed_item(entry, entry.summary_html))
             elif url := self.web_url(response, entry.link):
                 yield Request(url, callback=self.parse)
 
-    def _feed_item(self, entry: FeedEntry) -> PostItem:
-        text = clean_lines(node_text(Selector(text=f"<div>{entry.content_html}</div>")))
+    def _feed_item(self, entry: FeedEntry, body_html: str) -> PostItem:
+        text = clean_lines(node_text(Selector(text=f"<div>{body_html}</div>")))
         languages = [entry.language.split("-")[0]] if entry.language else None
         return self.new_item(
             entry.link,
@@ -185,7 +193,9 @@ class BlogSpider(BaseSpider):
     ) -> Iterator[PostItem]:
         urls: dict[str, str] = {}
         for position, li in enumerate(sel.css(_WP_COMMENTS), start=1):
-            body = li.xpath("./article | ./div[contains(@class, 'comment-body')]") or li
+            # the comment's own block; classic themes (WordPress.com) put the
+            # header and text straight in the <li>, so the <li> itself (as a list)
+            body = li.xpath("./article | ./div[contains(@class, 'comment-body')]") or li.xpath(".")
             href = (
                 body.css(".comment-metadata > a::attr(href)").get()
                 or body.css('.comment-meta a[href*="#comment"]::attr(href)').get()
@@ -199,21 +209,25 @@ class BlogSpider(BaseSpider):
             if anchor:
                 urls[anchor] = url
             parent_id = li.xpath(f"{_ANCESTOR_LI}/@id").get()
-            content = body.css(".comment-content")
+            content = [c for c in body.css(_WP_COMMENT_TEXT) if _nearest_li(c) is li.root]  # not a nested reply's
             text = (
-                node_text(content[0]) if content else node_text(body[0], drop=".comment-meta, .comment-author, .reply")
+                node_text(content[0])
+                if content
+                else node_text(body[0], drop=".comment-meta, .comment-author, .reply, .vcard, .comment-util, ol, ul")
             )
-            raw_date = body.css(".comment-metadata time::attr(datetime), .comment-meta time::attr(datetime)").get()
-            raw_date = raw_date or " ".join(
-                " ".join(body.css(".comment-metadata a ::text, .comment-meta a ::text").getall()).split()
-            )
+            shown = " ".join(" ".join(body.css(".comment-metadata a ::text, .comment-meta a ::text").getall()).split())
+            machine = body.css(".comment-metadata time::attr(datetime), .comment-meta time::attr(datetime)").get()
+            published = self.date(machine, languages) if machine else None
+            if shown and (not machine or not _has_time(machine)):  # date-only attribute: the shown time is exact
+                published = _same_day(self.date(shown.rstrip(": "), languages), published) or published
+                published = published or self.date(shown, languages)
             classes = li.attrib.get("class", "").split()
             yield self.new_item(
                 url,
                 text=clean_lines(text),
                 author=" ".join(" ".join(body.css(".comment-author .fn ::text, cite.fn ::text").getall()).split())
                 or None,
-                published=self.date(raw_date, languages),
+                published=published,
                 parent_url=urls.get(parent_id or "", thread_url),
                 thread_url=thread_url,
                 position=position,
@@ -276,6 +290,50 @@ def _wordpress_badge(body: Selector, classes: list[str]) -> str | None:
     if staff:
         return staff[0]
     return "post author" if "bypostauthor" in classes else None
+
+
+# How a teaser says it is one: "[…]", "…", "Read more", "Читать далее".
+_TRUNCATED = re.compile(
+    r"(?:\[(?:…|\.\.\.)\]|…|\.\.\.)\s*$"
+    r"|(?:read more|continue reading|more|читать далее|подробнее|далее|weiterlesen|mehr)\s*[»→>.…]*\s*$",
+    re.I,
+)
+_BLOCK_MARKUP = re.compile(r"<(?:p|br|pre|div|ul|ol|blockquote|img|table|h[1-6])\b", re.I)
+
+
+def _full_text_descriptions(feed: Feed) -> bool:
+    """Whether a feed without content:encoded/Atom content carries whole posts
+    in its descriptions (RSS 2.0 allows an item "complete in itself"): none
+    of them ends like a teaser, and most have paragraph markup or run long.
+    Short plain summaries (news teasers, excerpts) are fetched instead."""
+    described = [e.summary_html.strip() for e in feed.entries if e.summary_html.strip()]
+    if not described or any(e.content_html.strip() for e in feed.entries):
+        return False
+    if any(_TRUNCATED.search(node_text(Selector(text=f"<div>{d}</div>"))) for d in described):
+        return False
+    rich = sum(bool(_BLOCK_MARKUP.search(d)) or len(d) >= 1000 for d in described)
+    return rich >= 0.5 * len(described)
+
+
+def _nearest_li(node: Selector) -> Any:
+    """The comment <li> a node belongs to (its nearest one)."""
+    found = node.xpath(_ANCESTOR_LI)
+    return found[0].root if found else None
+
+
+def _has_time(raw: str) -> bool:
+    """Whether a machine-readable date carries a time of day ("2020-12-24" does not)."""
+    return bool(re.search(r"\d[T ]\d{1,2}:\d{2}", raw))
+
+
+def _same_day(shown: Any, machine: Any) -> datetime | None:
+    """The shown date-and-time when it is a datetime on the machine-readable
+    date's day (or there is none): it adds the time the attribute leaves out."""
+    if not isinstance(shown, datetime):
+        return None
+    if isinstance(machine, datetime) and shown.date() != machine.date():
+        return None
+    return shown
 
 
 def _blogger_time(href: str) -> Any:

@@ -45,13 +45,23 @@ def read_thread(spider: BaseSpider, response: Response, html: str, sel: Selector
     return extract_thread(html, response.url, languages, getattr(spider, "tz", "UTC"))
 
 
-def _post_url(thread_url: str, post: GenericPost) -> str:
-    """A stable URL per post: the record's own id, else a hash of what it says
-    (never its position, which shifts when a post is added above it)."""
+def content_key(author: str | None, date: object, text: str) -> str:
+    """A #fragment from what a post says (author, date, opening words), for
+    posts with no id of their own: stable across re-crawls, unlike a position."""
+    key = f"{author}|{date}|{' '.join(text.split())[:200]}"
+    return f"p-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}"
+
+
+def _post_url(spider: BaseSpider, response: Response, thread_url: str, post: GenericPost, own_page: bool) -> str:
+    """A stable URL per post: the record's own id, else (for posts that are
+    each their own thread, such as reviews) its link to itself on this site,
+    else a hash of what it says (never its position, which shifts when a post
+    is added above it)."""
     if post.anchor:
         return f"{thread_url}#{post.anchor}"
-    key = f"{post.author}|{post.raw_date or post.published}|{post.text[:200]}"
-    return f"{thread_url}#p-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}"
+    if own_page and (link := spider.permalink(response, post.permalink, thread_url)):
+        return link
+    return f"{thread_url}#{content_key(post.author, post.raw_date or post.published, post.text)}"
 
 
 def generic_items(
@@ -63,10 +73,14 @@ def generic_items(
     comments_only: bool = False,
     title: str | None = None,
     thread: GenericThread | None = None,
+    separate: bool = False,
 ) -> Iterator[PostItem]:
     """Every post the generic extractor finds on the page: the opening post
     (url = the page) and the rest as its replies. `comments_only` leaves out
-    the opening post/article (the caller's rules already yielded it)."""
+    the opening post/article (the caller's rules already yielded it).
+    `separate`: every record is a thread of its own (reviews on a listing),
+    each under its own stable URL, none under the page's URL (which shows
+    another review first once a new one is added)."""
     thread = thread or read_thread(spider, response, html, sel)
     thread_url = spider.page_url(response)
     declared = declared_language(sel)
@@ -77,7 +91,10 @@ def generic_items(
         is_root = position == 0
         if comments_only and (is_root and (thread.article is not None or len(posts) > 1)):
             continue
-        url = thread_url if is_root else _post_url(thread_url, post)
+        if separate:
+            url = thread_url if len(posts) == 1 else _post_url(spider, response, thread_url, post, own_page=True)
+        else:
+            url = thread_url if is_root else _post_url(spider, response, thread_url, post, own_page=False)
         item = spider.new_item(
             url,
             title=title,
@@ -85,9 +102,9 @@ def generic_items(
             author=post.author,
             published=post.published or (post.raw_date or None),
             language=language_if_plausible(declared, post.text),
-            parent_url=None if is_root else thread_url,
-            thread_url=thread_url,
-            position=position,
+            parent_url=None if is_root or separate else thread_url,
+            thread_url=url if separate else thread_url,
+            position=0 if separate else position,
         )
         found += 1
         yield from spider.emit(item)

@@ -24,12 +24,13 @@ from parsel import Selector
 from scrapy.http import Request, Response
 
 from crawlers.extraction.encoding import loads_json, response_text
+from crawlers.extraction.generic import GenericPost
 from crawlers.extraction.structured import find_typed, first_str, name_of, structured_items, types_of
 from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
 from crawlers.items import PostItem
 from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider
-from crawlers.spiders.fallback import generic_items, read_thread, rules_on
+from crawlers.spiders.fallback import content_key, generic_items, read_thread, rules_on
 
 _ORG_TYPES = {"Organization", "Corporation", "LocalBusiness", "OnlineStore", "Store", "Brand", "Product", "Service"}
 _REVIEW_TYPES = ("Review", "UserReview", "CriticReview", "EmployerReview")
@@ -64,6 +65,7 @@ _REPLY_AUTHOR = (
 _REPLY_FROM = re.compile(r"^(?:reply from|response from|ответ от|antwort von)\s+", re.I)
 # Index pages link to company pages (/review/<domain>) and categories.
 _COMPANY_LINK = re.compile(r"/review/[^/?#]+/?(?:\?[^#]*)?$|/categories/[^/?#]+/?$")
+_STARS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)(?![\d.,]*%)")
 # A card's link to its own single-review page.
 _REVIEW_LINK = re.compile(r"/reviews?/[0-9a-f]{16,}|/reviews/[^/?#]+$")
 
@@ -81,6 +83,27 @@ class Review:
     reply_published: str | None = None
     review_id: str | None = None
     language: str | None = None  # declared on the review itself (inLanguage, lang=)
+    rating: int | None = None  # 1..5 stars
+
+
+def stars(value: Any, best: Any = None, worst: Any = None) -> int | None:
+    """A review's rating as 1..5 stars: a number, or text such as "5 stars:
+    Excellent" / "stars-4.svg" / "Оценка 2 из 5", scaled from a
+    schema.org best/worst range other than 1..5; None when there is none."""
+    if isinstance(value, dict):  # schema.org Rating
+        return stars(value.get("ratingValue"), value.get("bestRating"), value.get("worstRating"))
+    try:
+        if isinstance(value, str):
+            m = _STARS.search(value)
+            value = m.group(1).replace(",", ".") if m else None
+        v = float(value) if value is not None and not isinstance(value, bool) else None
+        hi = float(best) if best not in (None, "") else 5.0
+        lo = float(worst) if worst not in (None, "") else 1.0
+    except (TypeError, ValueError):
+        return None
+    if v is None or not hi > lo or not lo <= v <= hi:
+        return None
+    return round(1 + 4 * (v - lo) / (hi - lo))
 
 
 def _key(text: str) -> str:
@@ -131,6 +154,7 @@ def structured_reviews(html: str, url: str) -> list[Review]:
             url=ident if ident and ident.startswith(("http", "/")) else None,
             company=company,
             language=first_str(obj.get("inLanguage")),
+            rating=stars(obj.get("reviewRating")),
         )
         # Not schema.org vocabulary, but how sites attach a business response.
         for key in ("comment", "reply", "response", "companyReply"):
@@ -168,6 +192,7 @@ def next_data_reviews(sel: Selector) -> list[Review]:
                 company=company or (r.get("businessUnit") or {}).get("displayName"),
                 reply_text=reply.get("message") or "",
                 reply_published=reply.get("publishedDate") or (reply.get("dates") or {}).get("publishedDate"),
+                rating=stars(r.get("rating")),
             )
         )
     return out
@@ -200,6 +225,9 @@ def markup_reviews(sel: Selector) -> list[Review]:
                 or page_company,
                 review_id=info.get("reviewId") or card.attrib.get("data-reviewmid") or card.attrib.get("id"),
                 language=card.attrib.get("lang"),
+                rating=stars(info.get("stars"))
+                or stars(_pick_attr(card, ("[data-service-review-rating]",), "data-service-review-rating"))
+                or stars(_pick_attr(card, (".star-rating img",), "alt")),
                 reply_text=node_text(reply_node) if reply_node is not None else "",
                 reply_author=_REPLY_FROM.sub("", reply_author or "").strip() or None,
                 reply_published=block.css("time::attr(datetime)").get()
@@ -225,10 +253,66 @@ def _merge(structured: list[Review], cards: list[Review]) -> list[Review]:
         review.review_id = review.review_id or card.review_id
         review.company = review.company or card.company
         review.language = review.language or card.language
+        review.rating = review.rating or card.rating
         if not review.reply_text:
             review.reply_text, review.reply_author = card.reply_text, card.reply_author
             review.reply_published = card.reply_published
     return structured + [c for c in cards if id(c) not in matched]
+
+
+def _words(text: str | None) -> str:
+    return " ".join(re.findall(r"\w+", (text or "").lower()))
+
+
+def _agrees(structured: str, visible: str) -> bool:
+    """Whether two texts of one review are the same words (one may be cut short)."""
+    a, b = _words(structured), _words(visible)
+    head = 8
+    return bool(a and b) and (" ".join(a.split()[:head]) in b or " ".join(b.split()[:head]) in a)
+
+
+def _with_visible(structured: list[Review], visible: list[GenericPost]) -> list[Review]:
+    """Structured reviews checked against the review records the page shows
+    (the generic extractor's): a structured text the visible one does not
+    share (a microdata placeholder such as "comment") gives way to the
+    visible text; visible records with no structured twin (reviews left out
+    of the JSON-LD, the shop's replies) are added, when the records are the
+    review list (they match at least half the structured reviews)."""
+    matched: set[int] = set()
+    for review in structured:
+        twin = next(
+            (
+                i
+                for i, post in enumerate(visible)
+                if i not in matched
+                and (_agrees(review.text, post.text) or (review.author and post.author == review.author))
+            ),
+            None,
+        )
+        if twin is None:
+            continue
+        matched.add(twin)
+        post = visible[twin]
+        if not _agrees(review.text, post.text):
+            review.text = post.text
+        review.author = review.author or post.author
+        review.published = review.published or post.raw_date or (post.published.isoformat() if post.published else None)
+    if len(matched) * 2 < len(structured):
+        return structured
+    company = next((r.company for r in structured if r.company), None)
+    extra = [
+        Review(
+            author=p.author,
+            text=p.text,
+            published=p.raw_date or (p.published.isoformat() if p.published else None),
+            url=p.permalink,
+            review_id=p.anchor,
+            company=company,
+        )
+        for i, p in enumerate(visible)
+        if i not in matched
+    ]
+    return structured + extra
 
 
 def _reply_url(review_url: str) -> str:
@@ -255,10 +339,12 @@ class ReviewsSpider(BaseSpider):
         html = response_text(response)
         sel = Selector(text=html, base_url=response.url)
         if not rules_on(self):  # -a rules=off: the generic extractor alone
-            yield from generic_items(self, response, html, sel)
+            yield from generic_items(self, response, html, sel, separate=True)
             return
         cards = markup_reviews(sel) or next_data_reviews(sel)
         structured = structured_reviews(html, response.url)
+        if structured and not cards:  # what the page shows: visible text over placeholders, reviews missing there
+            structured = _with_visible(structured, read_thread(self, response, html, sel).posts)
         reviews = _merge(structured, cards) if structured else cards
         page_company = next((r.company for r in reviews if r.company), None)
         for review in reviews:
@@ -267,7 +353,7 @@ class ReviewsSpider(BaseSpider):
         languages = [declared] if declared else None
         if not reviews and (thread := read_thread(self, response, html, sel)).posts:
             # no review markup we know, but repeated posts: the generic extractor's
-            yield from generic_items(self, response, html, sel, thread=thread)
+            yield from generic_items(self, response, html, sel, thread=thread, separate=True)
             return
         if not reviews:  # home/category page: go to the companies' review pages
             for href in dict.fromkeys(sel.css("a::attr(href)").getall()):
@@ -311,7 +397,8 @@ class ReviewsSpider(BaseSpider):
         elif review.url and (link := self.permalink(response, review.url, page)):
             url = link
         else:  # no permalink, or one off-site / a script URL (permalink logs that)
-            url = f"{page}#{review.review_id}" if review.review_id else self.fallback_url(page, index + 1)
+            # the review's own id, else what it says (never its position on the page)
+            url = f"{page}#{review.review_id or content_key(review.author, review.published, review.text)}"
         text = clean_lines(review.text)
         declared = review.language or declared
         yield from self.emit(
@@ -324,6 +411,7 @@ class ReviewsSpider(BaseSpider):
                 language=language_if_plausible(declared, text),
                 thread_url=url,
                 company_hint=review.company,
+                rating=review.rating,
             )
         )
         if review.reply_text.strip():

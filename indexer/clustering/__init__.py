@@ -1,12 +1,14 @@
 """Incident-type clustering: BERTopic-style, with swappable parts.
 
-reduce (PCA / none) -> cluster (average linkage, outliers kept apart) ->
-represent (c-TF-IDF keywords, seed-taxonomy or keyword labels, representative
-posts) -> stable ids across re-fits -> incremental assignment. recurring.py
+reduce (PCA / none, plus LSA of the posts' words) -> cluster (Ward into
+sqrt(n/4) types, or average linkage with outliers kept apart) -> represent
+(seed types of the post's taxonomy pack above calibrated thresholds, else
+c-TF-IDF keyphrase labels; representative posts) -> stable ids across re-fits
+-> incremental assignment. recurring.py
 turns assignments into per-company recurring failures with trend flags.
 """
 
-from .cluster import AverageLinkageClusterer, Clusterer
+from .cluster import AverageLinkageClusterer, Clusterer, WardClusterer
 from .model import ClusteringConfig, ClusteringResult, IncidentModel, PreviousClusters
 from .recurring import RecurringFailure, Trend, TrendRule, recurring_failures
 from .reduce import NoReduction, PCAReduction, Reducer
@@ -26,6 +28,7 @@ __all__ = [
     "TaxonomyPrototype",
     "Trend",
     "TrendRule",
+    "WardClusterer",
     "recurring_failures",
     "taxonomy_prototypes",
 ]

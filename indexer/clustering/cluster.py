@@ -120,3 +120,58 @@ class AverageLinkageClusterer:
             )
             labels[loose] = near
         return labels
+
+
+def ward_k(n: int, per: float = 4.0, lo: int = 2, hi: int = 300) -> int:
+    """Incident types for n posts: sqrt(n / per), so 1,500 posts -> ~19 types,
+    100,000 -> ~158 (fixed a priori, the same for every corpus)."""
+    return int(np.clip(round(np.sqrt(n / per)), lo, hi))
+
+
+@dataclass(slots=True)
+class WardClusterer:
+    """Ward linkage (minimum variance) on unit rows, cut into ward_k(n) clusters;
+    clusters under `min_size` posts are outliers (-1).
+
+    Beyond `sample_size` posts, Ward runs on the rows of lowest `priority` (a
+    hash of the post id, so re-fits sample mostly the same posts), cut into
+    ward_k of the whole corpus; every other post goes to the nearest centroid
+    when it is at least as close as the cluster's own members mostly are
+    (`member_quantile` of their cosines), and is an outlier otherwise."""
+
+    min_size: int = 5
+    sample_size: int = 5000
+    per: float = 4.0  # ward_k(n, per)
+    member_quantile: float = 0.05
+    seed: int = 0
+    min_sim: float = 0.55  # assign_new's floor in the model's reduced space
+
+    @property
+    def assign_min_sim(self) -> float:
+        return self.min_sim
+
+    def fit_predict(self, z: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+        n = len(z)
+        labels = np.full(n, OUTLIER)
+        if n < max(2, self.min_size):
+            return labels
+        if priority is None:
+            priority = np.random.default_rng(self.seed).random(n)
+        sample = np.arange(n)
+        if n > self.sample_size:
+            sample = np.sort(np.argsort(priority, kind="stable")[: self.sample_size])
+        k = min(ward_k(n, self.per), len(sample) - 1)
+        raw = fcluster(linkage(z[sample], method="ward"), k, criterion="maxclust") - 1
+        sizes = np.bincount(raw)
+        big = np.flatnonzero(sizes >= self.min_size)
+        remap = np.full(len(sizes), OUTLIER)
+        remap[big] = np.arange(len(big))
+        labels[sample] = remap[raw]
+        if len(sample) < n and len(big):
+            rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
+            cents = centroids_of(z, labels, len(big))
+            own = [z[labels == i] @ cents[i] for i in range(len(big))]
+            need = np.array([np.quantile(s, self.member_quantile) for s in own], dtype=np.float32)
+            near, _ = nearest_centroid(z[rest], cents, need)
+            labels[rest] = near
+        return labels

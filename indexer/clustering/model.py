@@ -18,8 +18,8 @@ import numpy as np
 
 from complaintwatch.models import Incident
 
-from .cluster import OUTLIER, AverageLinkageClusterer, Clusterer, centroids_of, nearest_centroid
-from .reduce import NoReduction, PCAReduction, Reducer, reducer_from_state, unit_rows
+from .cluster import OUTLIER, AverageLinkageClusterer, Clusterer, WardClusterer, centroids_of, nearest_centroid
+from .reduce import NoReduction, PCAReduction, Reducer, lexical_vectors, reducer_from_state, unit_rows
 from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, keyphrases, representatives
 from .stable_ids import match_ids
 
@@ -29,6 +29,12 @@ FORMAT_VERSION = 1
 @dataclass(slots=True)
 class ClusteringConfig:
     dims: int | None = 64  # PCA components; None = cluster the raw embeddings
+    # "ward": Ward linkage cut into sqrt(n / 4) types (cluster.WardClusterer), on the
+    # embedding components joined with `lexical_dims` LSA components of the posts'
+    # words (reduce.lexical_vectors; 0 = embeddings only); "average": average
+    # linkage cut at `threshold` (cluster.AverageLinkageClusterer), embeddings only
+    method: str = "ward"
+    lexical_dims: int = 64
     threshold: float = 0.7  # average-linkage cosine distance cut (the one value chosen on CFPB labels)
     min_size: int = 5  # fewer posts than this are outliers, not an incident type
     sample_size: int = 5000  # posts per linkage round; beyond it, rounds + centroid assignment
@@ -88,6 +94,10 @@ class IncidentModel:
         self.taxonomy = list(taxonomy)
         self.reducer: Reducer = reducer or (PCAReduction(c.dims, seed=c.seed) if c.dims else NoReduction())
         self.reducer_rows = 0
+        # the words join the embeddings only for the Ward clusterer (the average-linkage cut is set on embeddings)
+        self.lexical = c.lexical_dims if clusterer is None and c.method == "ward" else 0
+        if clusterer is None and c.method == "ward":
+            clusterer = WardClusterer(min_size=c.min_size, sample_size=c.sample_size, seed=c.seed)
         self.clusterer: Clusterer = clusterer or AverageLinkageClusterer(
             threshold=c.threshold, min_size=c.min_size, sample_size=c.sample_size, max_rounds=c.max_rounds, seed=c.seed
         )
@@ -126,7 +136,10 @@ class IncidentModel:
         self._fit_reducer(x, prev)
         z = self.reducer.transform(x) if self.reducer_rows else unit_rows(x)  # unfitted: fewer than 2 posts
         enough = len(x) >= max(2, c.min_size)
-        labels = self.clusterer.fit_predict(z, _id_hash(post_ids, c.seed)) if enough else np.full(len(x), OUTLIER)
+        # centroids and assign_new stay in the embedding space z; only the clustering sees the words
+        lex = lexical_vectors(list(texts), self.lexical, seed=c.seed) if enough and self.lexical else None
+        h = unit_rows(np.hstack([z, lex])) if lex is not None else z
+        labels = self.clusterer.fit_predict(h, _id_hash(post_ids, c.seed)) if enough else np.full(len(x), OUTLIER)
         labels = np.asarray(labels)
         if c.keep_previous_apart:
             labels = _split_merged(labels, post_ids, x, prev, c.min_size)
@@ -146,7 +159,7 @@ class IncidentModel:
             c.match_min_cos,
             c.match_min_overlap,
         )
-        incidents = self._describe(cluster_ids, members, labels, cx, texts, x, packs)
+        incidents = self._describe(cluster_ids, members, labels, cx, texts, packs, x)
         self.ids, self.centroids_reduced, self.centroids_full, self.incidents = cluster_ids, cz, cx, incidents
         self.refit_reason = None
         self.thresholds = self._thresholds(z, members, cz)
@@ -176,8 +189,8 @@ class IncidentModel:
         labels: np.ndarray,
         cx: np.ndarray,
         texts: Sequence[str],
-        x: np.ndarray | None = None,
         packs: Sequence[str | None] | None = None,
+        x: np.ndarray | None = None,
     ) -> list[Incident]:
         c = self.config
         rng = np.random.default_rng(c.seed)
@@ -201,8 +214,8 @@ class IncidentModel:
                 cx[i],
                 self.taxonomy,
                 c.taxonomy_min_sim,
-                x[m] if x is not None else None,
                 [packs[j] for j in m] if packs is not None else None,
+                x[m] if x is not None else None,
             )
         disambiguate(descr)
         incidents = [

@@ -1,6 +1,8 @@
 """Recurring failures per company: count, first/last seen, monthly series and
 a trend flag per company x incident type. A pure function over
-(company, incident id, published_at) rows, so it works on any store.
+(company, incident id, published_at[, stance]) rows, so it works on any store.
+Only complaints count: a row whose stance is praise, a question or other
+(indexer/stance.py) is left out; no stance (an older database) is a complaint.
 
 The trend compares the last `recent_months` with the `baseline_months`
 before them, against the company's own baseline: an incident type is expected
@@ -10,10 +12,18 @@ as many posts about a company does not make all its incident types "rising".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+
+COMPLAINT = "complaint"  # indexer.stance.COMPLAINT (not imported: this module stays a pure function)
+
+
+def counts_as_complaint(stance: str | None) -> bool:
+    """Only complaints count towards recurring failures and trends; a post
+    never classified (stance None, from an older database) is one."""
+    return stance is None or stance == COMPLAINT
 
 
 class Trend(StrEnum):
@@ -115,17 +125,20 @@ def monthly_trend(
 
 
 def recurring_failures(
-    rows: Iterable[tuple[str, int | None, datetime | None]],
+    rows: Iterable[Sequence],
     as_of: datetime | None = None,
     rule: TrendRule | None = None,
 ) -> list[RecurringFailure]:
     """One entry per (company, incident id) that has posts, per company largest
-    first. Rows with incident id None (outliers) count towards the company's
-    volume only; rows without a date count in `count` only. `as_of` (default:
-    the latest date in all rows, not per company, so a company that went quiet
-    shows it) ends the recent window."""
+    first. Rows are (company, incident id, published_at) or (company, incident
+    id, published_at, stance); rows whose stance is not a complaint
+    (counts_as_complaint) are left out entirely, volume included. Rows with
+    incident id None (outliers) count towards the company's volume only; rows
+    without a date count in `count` only. `as_of` (default: the latest date in
+    all counted rows, not per company, so a company that went quiet shows it)
+    ends the recent window."""
     rule = rule or TrendRule()
-    rows = list(rows)
+    rows = [(r[0], r[1], r[2]) for r in rows if len(r) < 4 or counts_as_complaint(r[3])]
     dated = [d for _, _, d in rows if d is not None]
     as_of = as_of or (max(dated) if dated else None)
     now = month_index(as_of) if as_of else 0

@@ -44,3 +44,45 @@ STOP_WORDS = frozenset(w.replace("ё", "е") for w in ENGLISH | RUSSIAN)
 
 def is_stop_word(token: str) -> bool:
     return token.lower().replace("ё", "е") in STOP_WORDS
+
+
+# Filler: words that are not function words but say nothing about what went
+# wrong (reporting verbs, time and quantity words, politeness, intensifiers,
+# review-site boilerplate). Keywords and keyphrases skip them as well.
+FILLER_ENGLISH = frozenset(
+    """
+    able actually again ago almost already always anyway asked asking away bad best better called calling calls
+    came come comes coming contacted day days did done each eight else enough even finally first five four gave give
+    given gives giving good great help helped hi hello hour hours just last late later least left less let lot lots
+    many month months morning much need needed never new next nice night now number one ones part pay paid people
+    please point put really received recently regarding right said saw see seems seen sent several since six
+    soon still stated states sure take taken takes taking tell telling ten thank thanks then there three time times
+    today took tried try trying twice two use used using want wanted week weeks went whole work worked working year
+    years yesterday xxxx xx xxx dear regards sincerely hereby kindly also get got would could should received
+    span style div class font nbsp amp quot href http https www com html
+    """.split()
+)
+
+FILLER_RUSSIAN = frozenset(
+    """
+    сказал сказала сказали говорит говорят говорил говорила ответил ответила ответили вдруг пожалуйста спасибо
+    здравствуйте добрый день дня дней года год лет раза раз два две три четыре пять несколько много мало очень
+    сегодня вчера завтра потом сразу снова уже всё все весь просто вообще ещё также итоге конечно кстати типа
+    вроде видимо наверное действительно вообщем впрочем хорошо плохо нормально отлично ужасно пишу писал
+    написал написала обратился обратилась обращался обращалась звонил звонила позвонил позвонила решил решила
+    решили хочется хотелось хотим хотят сделать делать сделали может могут мог могла стал стала стали получил
+    получила получили итог причем причём вопрос вопросы человек люди время времени момент месяц месяца месяцев
+    неделю недели недель минут часа часов отзыв отзыва отзывы банк банка банке банком данный данного данной
+    являюсь являетесь является уважаемые уважаемый подробнее читать полностью оценка балл баллов прошу просим
+    принять примите принятие меры мер помочь помогите разобраться разберитесь обратить внимание сих пор
+    span style
+    """.split()
+)
+
+FILLER = frozenset(w.replace("ё", "е") for w in FILLER_ENGLISH | FILLER_RUSSIAN)
+
+
+def is_filler(token: str) -> bool:
+    """A stop word or a filler word: never part of a keyword or keyphrase."""
+    low = token.lower().replace("ё", "е")
+    return low in STOP_WORDS or low in FILLER

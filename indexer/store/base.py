@@ -41,6 +41,36 @@ class IncidentStat:
     monthly: dict[str, int] = field(default_factory=dict)  # "YYYY-MM" -> count
 
 
+@dataclass(slots=True)
+class CompanyCounts:
+    """What is stored about one company, counted apart: complaints (opening
+    posts and reviews by customers: no parent_url, not a company reply),
+    comments (replies by customers) and the company's own replies, which are
+    never complaints."""
+
+    company: str
+    complaints: int = 0
+    comments: int = 0
+    company_replies: int = 0
+
+    @property
+    def posts(self) -> int:
+        return self.complaints + self.comments + self.company_replies
+
+    def add(self, post: Post) -> None:
+        if post.is_company_reply:
+            self.company_replies += 1
+        elif post.parent_url is None:
+            self.complaints += 1
+        else:
+            self.comments += 1
+
+
+def rank_company_counts(counts: Iterable[CompanyCounts]) -> list[CompanyCounts]:
+    """Most complaints first, then most posts, then by id."""
+    return sorted(counts, key=lambda c: (-c.complaints, -c.posts, c.company))
+
+
 class Store(abc.ABC):
     """Posts, their vectors, companies and incident assignments.
 
@@ -83,6 +113,19 @@ class Store(abc.ABC):
         """Per post id: resolved company ids and detected language."""
 
     @abc.abstractmethod
+    def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
+        """Posts whose stance is not set yet (new, changed, or from an older
+        database), company replies excepted (they keep None), in id order."""
+
+    @abc.abstractmethod
+    def set_stance(self, items: Iterable[tuple[int, str | None]]) -> None:
+        """Per post id: its stance (indexer/stance.py STANCES)."""
+
+    @abc.abstractmethod
+    def stance_counts(self) -> dict[str | None, int]:
+        """{stance: posts} over every post but company replies (None: not classified yet)."""
+
+    @abc.abstractmethod
     def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
         """Store the incident types and each post's incident id (None = outlier)."""
 
@@ -109,7 +152,10 @@ class Store(abc.ABC):
         """(company id, post count), most posts first."""
 
     @abc.abstractmethod
-    def company_incident_stats(self, company: str) -> list[IncidentStat]: ...
+    def company_incident_stats(self, company: str) -> list[IncidentStat]:
+        """The company's recurring failures: per incident type, its opening
+        posts that are complaints (stance "complaint", or None from before
+        stances were classified); praise and questions never count."""
 
     @abc.abstractmethod
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
@@ -206,6 +252,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def takedowns(self) -> list[str]:
         """The listed URLs (takedown_key), sorted."""
+
+    def company_counts(self) -> list[CompanyCounts]:
+        """Complaints, comments and company replies per company (every company
+        of ``companies()``), most complaints first (rank_company_counts). The
+        backends answer with one aggregation; this is the per-post definition."""
+        counts: dict[str, CompanyCounts] = {}
+        for p in self.iter_posts():
+            for c in dict.fromkeys(p.companies):
+                counts.setdefault(c, CompanyCounts(c)).add(p)
+        return rank_company_counts(counts.values())
+
+    def set_company_names(self, names: dict[str, str]) -> None:
+        """Remember display names by company id (``complaintwatch index`` writes
+        its resolver's, user alias files included); added to, never cleared:
+        a later run without an alias file keeps the names it gave."""
+        raise NotImplementedError
+
+    def company_names(self) -> dict[str, str]:
+        """The display names set_company_names stored ({} when none)."""
+        return {}
 
     def authors(self) -> set[str]:
         """Every author name stored (web/privacy.py replaces them where posts quote them)."""

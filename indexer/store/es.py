@@ -38,6 +38,7 @@ writes like they do with SQLite (bulk loaders should pass big batches).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -65,11 +66,22 @@ from complaintwatch.models import (
 from ..analysis import searchable_title, stems
 from ..query import ParsedQuery, parse_query
 from ..snippets import snippet
-from .base import MAX_SAME_STORY, IncidentStat, Store, TakedownMatcher, UpsertResult, takedown_key, takedown_match_key
+from ..stance import COMPLAINT, STANCES
+from .base import (
+    MAX_SAME_STORY,
+    CompanyCounts,
+    IncidentStat,
+    Store,
+    TakedownMatcher,
+    UpsertResult,
+    rank_company_counts,
+    takedown_key,
+    takedown_match_key,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEFAULT_PREFIX = "complaintwatch"
 SCHEMES = ("es", "es+http", "es+https", "elasticsearch")
 
@@ -82,6 +94,9 @@ TAKEDOWN_MAPPINGS = {
     "properties": {"url": {"type": "keyword"}, "added_at": {"type": "date"}},
 }
 _PAGE = 1000
+NOT_COMPLAINTS = [s for s in STANCES if s != COMPLAINT]
+# v5: stance per post (indexer/stance.py), star rating where the site gives one
+_V5_PROPERTIES = {"stance": {"type": "keyword"}, "rating": {"type": "integer"}}
 _MAX_WINDOW = 10_000  # index.max_result_window
 _LATIN_LIMIT = 0x0250  # FTS5 unicode61 removes diacritics from Latin letters only
 
@@ -205,13 +220,15 @@ def _hit_to_post(src: dict[str, Any]) -> Post:
         content_hash=src["content_hash"],
         incident_id=src.get("incident_id"),
         subject=src.get("subject"),
+        stance=src.get("stance"),
+        rating=src.get("rating"),
     )
 
 
 _POST_SOURCE = [
     "id", "url", "source_site", "site_kind", "title", "text", "author", "published_at", "language", "companies",
     "parent_url", "thread_url", "position", "is_company_reply", "fetched_at", "content_hash", "incident_id",
-    "subject",
+    "subject", "stance", "rating",
 ]  # fmt: skip
 
 
@@ -237,6 +254,8 @@ def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
         "content_hash": p.content_hash,
         "incident_id": incident_id,
         "subject": p.subject,
+        "rating": p.rating,
+        "stance": None,  # set by the indexer (set_stance); a changed post is classified again
         "updated_at": _now_ms(),
     }
 
@@ -347,6 +366,7 @@ class ElasticsearchStore(Store):
                 "content_hash": kw,
                 "incident_id": {"type": "integer"},
                 "subject": {"type": "keyword", "ignore_above": 512},  # v2
+                **_V5_PROPERTIES,
                 "updated_at": {"type": "long"},
             },
         }
@@ -434,6 +454,10 @@ class ElasticsearchStore(Store):
             self.es.indices.put_mapping(index=self.alias, meta={"complaintwatch_schema": SCHEMA_VERSION})
         if version < 4:  # the takedown list (its index is created in _setup)
             self.es.indices.put_mapping(index=self.alias, meta={"complaintwatch_schema": SCHEMA_VERSION})
+        if version < 5:  # stance and rating; existing posts have neither until the next `index`
+            self.es.indices.put_mapping(
+                index=self.alias, properties=_V5_PROPERTIES, meta={"complaintwatch_schema": SCHEMA_VERSION}
+            )
 
     def _mapping(self) -> dict[str, Any]:
         m = self.es.indices.get_mapping(index=self.alias)
@@ -613,7 +637,7 @@ class ElasticsearchStore(Store):
     def _upsert_batch(self, batch: list[Post], res: UpsertResult, retry: bool = True) -> None:
         keys = [doc_key(p.url) for p in batch]
         found = self.es.mget(
-            index=self.alias, ids=list(dict.fromkeys(keys)), source=["id", "content_hash", "incident_id"]
+            index=self.alias, ids=list(dict.fromkeys(keys)), source=["id", "content_hash", "incident_id", "rating"]
         )["docs"]
         state: dict[str, dict[str, Any]] = {d["_id"]: d["_source"] for d in found if d.get("found")}
         # ids for the posts that are new (first occurrence of a URL in this batch)
@@ -627,16 +651,21 @@ class ElasticsearchStore(Store):
                 pid = new_ids[key]
                 actions.append({"_op_type": "create", "_id": key, "_source": _post_doc(p, pid, None)})
                 created[key] = p
-                state[key] = {"id": pid, "content_hash": p.content_hash, "incident_id": None}
+                state[key] = {"id": pid, "content_hash": p.content_hash, "incident_id": None, "rating": p.rating}
                 res.new += 1
             elif cur["content_hash"] == p.content_hash:
+                doc: dict[str, Any] = {"fetched_at": _iso(p.fetched_at), "updated_at": _now_ms()}
+                if p.rating is not None and p.rating != cur.get("rating"):
+                    # a rating read only now (or changed) is kept, and the stance it implies is redone
+                    doc |= {"rating": p.rating, "stance": None}
+                    cur["rating"] = p.rating
                 actions.append(
                     {
                         "_op_type": "update",
                         "_id": key,
                         # concurrent re-crawls touch the same document: last fetch wins
                         "retry_on_conflict": 5,
-                        "doc": {"fetched_at": _iso(p.fetched_at), "updated_at": _now_ms()},
+                        "doc": doc,
                     }
                 )
                 pid = cur["id"]
@@ -645,7 +674,7 @@ class ElasticsearchStore(Store):
                 # content changed: keep id and incident, drop the stale vectors (full replace)
                 pid = cur["id"]
                 actions.append({"_op_type": "index", "_id": key, "_source": _post_doc(p, pid, cur.get("incident_id"))})
-                state[key] = {**cur, "content_hash": p.content_hash}
+                state[key] = {**cur, "content_hash": p.content_hash, "rating": p.rating}
                 res.updated += 1
             p.id = pid
         conflicts = self._bulk(actions)
@@ -793,6 +822,37 @@ class ElasticsearchStore(Store):
         )
         self._after_write()
 
+    def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
+        query = {"bool": {"must_not": [{"exists": {"field": "stance"}}, {"term": {"is_company_reply": True}}]}}
+        for hits in self._scan(query, _POST_SOURCE, batch):
+            yield [_hit_to_post(h["_source"]) for h in hits]
+
+    def set_stance(self, items: Iterable[tuple[int, str | None]]) -> None:
+        items = list(items)
+        if not items:
+            return
+        keys = self._keys(pid for pid, _ in items)
+        now = _now_ms()
+        self._bulk(
+            {"_op_type": "update", "_id": keys[int(pid)], "doc": {"stance": stance, "updated_at": now}}
+            for pid, stance in items
+            if int(pid) in keys
+        )
+        self._after_write()
+
+    def stance_counts(self) -> dict[str | None, int]:
+        query = {"bool": {"must_not": [{"term": {"is_company_reply": True}}]}}
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query=query,
+            aggs={"s": {"terms": {"field": "stance", "size": 100, "missing": "__none__"}}},
+        )
+        return {
+            (None if b["key"] == "__none__" else b["key"]): int(b["doc_count"])
+            for b in res["aggregations"]["s"]["buckets"]
+        }
+
     def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
         es = self.es
         # incident types: write the new set, then delete what is no longer in it
@@ -890,6 +950,11 @@ class ElasticsearchStore(Store):
             flt.append({"range": {"published_at": rng}})
         if not f.include_comments:
             must_not.append({"exists": {"field": "parent_url"}})
+        if f.stance == COMPLAINT:  # not classified yet counts as a complaint; a company's reply never does
+            unset = {"bool": {"must_not": [{"exists": {"field": "stance"}}, {"term": {"is_company_reply": True}}]}}
+            flt.append({"bool": {"should": [{"term": {"stance": COMPLAINT}}, unset], "minimum_should_match": 1}})
+        elif f.stance:
+            flt.append({"term": {"stance": f.stance}})
         return flt, must_not
 
     @staticmethod
@@ -1035,7 +1100,8 @@ class ElasticsearchStore(Store):
             query={
                 "bool": {
                     "filter": [{"term": {"companies": company}}, {"exists": {"field": "incident_id"}}],
-                    "must_not": [{"exists": {"field": "parent_url"}}],
+                    # only complaints count (no stance: not classified yet, an older store)
+                    "must_not": [{"exists": {"field": "parent_url"}}, {"terms": {"stance": NOT_COMPLAINTS}}],
                 }
             },
             aggs={
@@ -1286,6 +1352,49 @@ class ElasticsearchStore(Store):
 
     def languages(self) -> list[tuple[str, int]]:
         return self._counts("language", exclude=[""])
+
+    def company_counts(self) -> list[CompanyCounts]:
+        reply = {"term": {"is_company_reply": True}}
+        comment = {"exists": {"field": "parent_url"}}
+        kinds = {
+            "filters": {
+                "filters": {
+                    "complaints": {"bool": {"must_not": [reply, comment]}},
+                    "comments": {"bool": {"filter": [comment], "must_not": [reply]}},
+                    "replies": reply,
+                }
+            }
+        }
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            aggs={"c": {"terms": {"field": "companies", "size": 10_000}, "aggs": {"k": kinds}}},
+        )
+        out = []
+        for b in res["aggregations"]["c"]["buckets"]:
+            k = b["k"]["buckets"]
+            n = {name: int(k[name]["doc_count"]) for name in ("complaints", "comments", "replies")}
+            out.append(CompanyCounts(b["key"], n["complaints"], n["comments"], n["replies"]))
+        return rank_company_counts(out)
+
+    # display names by company id: one document of the meta index (not indexed: dynamic false)
+    def set_company_names(self, names: dict[str, str]) -> None:
+        merged = {**self.company_names(), **{str(k): str(v) for k, v in names.items() if k and v}}
+        self.es.index(
+            index=self.meta_index,
+            id="company_names",
+            document={"names_json": json.dumps(merged, ensure_ascii=False)},
+            refresh=True,
+        )
+
+    def company_names(self) -> dict[str, str]:
+        from elasticsearch import NotFoundError
+
+        try:
+            doc = self.es.get(index=self.meta_index, id="company_names")
+        except NotFoundError:
+            return {}
+        return dict(json.loads(doc["_source"].get("names_json") or "{}"))
 
     # -- saved searches (alerts) --
     def _next_saved_id(self) -> int:

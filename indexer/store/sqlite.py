@@ -31,11 +31,22 @@ from complaintwatch.models import (
 from ..analysis import searchable_title, stemmed_text
 from ..query import constraints_fts5, parse_query, to_fts5
 from ..snippets import snippet
-from .base import MAX_SAME_STORY, IncidentStat, Store, TakedownMatcher, UpsertResult, takedown_key, takedown_match_key
+from ..stance import COMPLAINT
+from .base import (
+    MAX_SAME_STORY,
+    CompanyCounts,
+    IncidentStat,
+    Store,
+    TakedownMatcher,
+    UpsertResult,
+    rank_company_counts,
+    takedown_key,
+    takedown_match_key,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry migrates from version i to i+1; append, never edit.
 MIGRATIONS: list[str] = [
@@ -107,11 +118,20 @@ MIGRATIONS: list[str] = [
         added_at TEXT NOT NULL
     );
     """,
+    # v5: stance per post (indexer/stance.py) and star ratings; the per-post
+    # deletes of post_companies and vectors (upserts, analysis) used to scan
+    # the whole table: their primary keys start with company / model
+    """
+    ALTER TABLE posts ADD COLUMN stance TEXT;
+    ALTER TABLE posts ADD COLUMN rating INTEGER;
+    CREATE INDEX post_companies_post ON post_companies(post_id);
+    CREATE INDEX vectors_post ON vectors(post_id);
+    """,
 ]
 
 _COLS = (
     "id, url, source_site, site_kind, title, text, author, published_at, language, companies, "
-    "parent_url, thread_url, position, is_company_reply, fetched_at, content_hash, incident_id, subject"
+    "parent_url, thread_url, position, is_company_reply, fetched_at, content_hash, incident_id, subject, stance, rating"
 )
 
 
@@ -143,6 +163,8 @@ def _row_to_post(r: sqlite3.Row) -> Post:
         content_hash=r["content_hash"],
         incident_id=r["incident_id"],
         subject=r["subject"],
+        stance=r["stance"],
+        rating=r["rating"],
     )
 
 
@@ -285,28 +307,35 @@ class SQLiteStore(Store):
                     _iso(p.fetched_at),
                     p.content_hash,
                     p.subject,
+                    p.rating,
                 )
                 if row is None:
                     cur = db.execute(
                         "INSERT INTO posts (source_site, site_kind, title, text, author, published_at, language,"
                         " companies, parent_url, thread_url, position, is_company_reply, fetched_at, content_hash,"
-                        " subject, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " subject, rating, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, p.url),
                     )
                     pid = cur.lastrowid
                     res.new += 1
                 elif row["content_hash"] == p.content_hash:
-                    db.execute("UPDATE posts SET fetched_at = ? WHERE id = ?", (_iso(p.fetched_at), row["id"]))
+                    # a rating read only now (or changed) is kept, and the stance it implies is redone
+                    db.execute(
+                        "UPDATE posts SET fetched_at = ?1, rating = coalesce(?2, rating),"
+                        " stance = CASE WHEN ?2 IS NOT NULL AND rating IS NOT ?2 THEN NULL ELSE stance END"
+                        " WHERE id = ?3",
+                        (_iso(p.fetched_at), p.rating, row["id"]),
+                    )
                     p.id = row["id"]
                     res.unchanged += 1
                     continue
                 else:
                     pid = row["id"]
-                    # content changed: keep id (links survive), drop the stale vector
+                    # content changed: keep id (links survive), drop the stale vector and stance
                     db.execute(
                         "UPDATE posts SET source_site=?, site_kind=?, title=?, text=?, author=?, published_at=?,"
                         " language=?, companies=?, parent_url=?, thread_url=?, position=?, is_company_reply=?,"
-                        " fetched_at=?, content_hash=?, subject=? WHERE url = ?",
+                        " fetched_at=?, content_hash=?, subject=?, rating=?, stance=NULL WHERE url = ?",
                         (*values, p.url),
                     )
                     db.execute("DELETE FROM vectors WHERE post_id = ?", (pid,))
@@ -412,6 +441,29 @@ class SQLiteStore(Store):
                 )
                 self._write_companies(pid, companies)
 
+    def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE id > ? AND stance IS NULL AND is_company_reply = 0"
+                " ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield [_row_to_post(r) for r in rows]
+            last = rows[-1]["id"]
+
+    def set_stance(self, items: Iterable[tuple[int, str | None]]) -> None:
+        with self.db as db:
+            db.executemany("UPDATE posts SET stance = ? WHERE id = ?", [(s, int(pid)) for pid, s in items])
+
+    def stance_counts(self) -> dict[str | None, int]:
+        return {
+            r[0]: r[1]
+            for r in self.db.execute("SELECT stance, count(*) FROM posts WHERE is_company_reply = 0 GROUP BY stance")
+        }
+
     def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
         with self.db as db:
             db.execute("DELETE FROM incidents")
@@ -478,6 +530,12 @@ class SQLiteStore(Store):
             args.append(_iso(f.until))
         if not f.include_comments:
             sql.append(f"{alias}.parent_url IS NULL")
+        if f.stance == COMPLAINT:  # not classified yet counts as a complaint; a company's reply never does
+            sql.append(f"({alias}.stance = ? OR ({alias}.stance IS NULL AND {alias}.is_company_reply = 0))")
+            args.append(f.stance)
+        elif f.stance:
+            sql.append(f"{alias}.stance = ?")
+            args.append(f.stance)
         return ("".join(" AND " + s for s in sql), args)
 
     def search_text(
@@ -531,10 +589,12 @@ class SQLiteStore(Store):
         return [(r[0], r[1]) for r in rows]
 
     def company_incident_stats(self, company: str) -> list[IncidentStat]:
-        # a story posted on several URLs (same content_hash) counts once
+        # a story posted on several URLs (same content_hash) counts once; only
+        # complaints count (stance None: not classified yet, an older database)
         where = (
             " FROM posts p JOIN post_companies c ON c.post_id = p.id"
             " WHERE c.company = ? AND p.incident_id IS NOT NULL AND p.parent_url IS NULL"
+            " AND (p.stance IS NULL OR p.stance = 'complaint')"
         )
         rows = self.db.execute(
             "SELECT p.incident_id AS iid, substr(p.published_at, 1, 7) AS month, count(DISTINCT p.content_hash) AS n,"
@@ -618,6 +678,35 @@ class SQLiteStore(Store):
             " GROUP BY language ORDER BY n DESC, language"
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def company_counts(self) -> list[CompanyCounts]:
+        rows = self.db.execute(
+            "SELECT c.company,"
+            " sum(p.parent_url IS NULL AND NOT p.is_company_reply),"
+            " sum(p.parent_url IS NOT NULL AND NOT p.is_company_reply),"
+            " sum(p.is_company_reply != 0)"
+            " FROM post_companies c JOIN posts p ON p.id = c.post_id GROUP BY c.company"
+        ).fetchall()
+        return rank_company_counts(CompanyCounts(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows)
+
+    # display names by company id: a table of its own, made on first write (no schema version:
+    # an older complaintwatch opening the file ignores it)
+    def set_company_names(self, names: dict[str, str]) -> None:
+        with self.db as db:
+            db.execute("CREATE TABLE IF NOT EXISTS company_names (company TEXT PRIMARY KEY, name TEXT NOT NULL)")
+            db.executemany(
+                "INSERT INTO company_names (company, name) VALUES (?, ?)"
+                " ON CONFLICT (company) DO UPDATE SET name = excluded.name",
+                [(str(k), str(v)) for k, v in names.items() if k and v],
+            )
+
+    def company_names(self) -> dict[str, str]:
+        try:
+            return dict(self.db.execute("SELECT company, name FROM company_names").fetchall())
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return {}
+            raise
 
     # -- saved searches (alerts) --
     @staticmethod

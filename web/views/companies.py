@@ -8,7 +8,7 @@ from complaintwatch.models import SearchFilters
 
 from ..charts import bar_chart, sparkline
 from ..feeds import company_feed
-from ..reports import company_post_count, company_report, incidents_by_id
+from ..reports import company_counts, company_post_count, company_report, incidents_by_id
 from ..services import company_name, setting, store
 from ..trends import RULE
 
@@ -17,7 +17,8 @@ bp = Blueprint("companies", __name__)
 
 @bp.get("/companies")
 def companies():
-    return render_template("companies.html", companies=store().companies())
+    # ranked by complaints; comments and the company's own replies counted apart
+    return render_template("companies.html", companies=list(company_counts().values()))
 
 
 def _known(company_id: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 
 from ..params import parse_companies
-from ..reports import compare_report
+from ..reports import company_counts, compare_report
 from ..services import setting, store
 
 bp = Blueprint("compare", __name__)
@@ -21,7 +21,7 @@ def compare():
         "compare.html",
         report=report,
         chosen=ids,
-        companies=everyone,
+        companies=list(company_counts().values()),  # most complaints first
         notices=notices,
         max_companies=setting("COMPARE_MAX"),
         api_url=url_for("api.compare", c=ids) if report else None,

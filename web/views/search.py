@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 
 from ..params import parse_search_params
-from ..reports import incidents_by_id
+from ..reports import company_counts, incidents_by_id
 from ..search import run_search
 from ..services import setting, store
 
@@ -34,7 +34,7 @@ def search():
         params=params,
         result=result,
         incidents=incidents_by_id(),
-        companies=s.companies(),
+        companies=list(company_counts().values()),
         sites=s.sites(),
         languages=languages,
         export_csv=url_for("export.export_csv", **export_args),
