@@ -218,9 +218,11 @@ def _guide_by_taxonomy(
     vectors: dict[int, np.ndarray],
     min_group: int,
     packs: dict[int, str | None],
+    given_back: dict[int, set[str]] | None = None,
 ) -> int:
     """Apply the seed types to outliers and to split-off groups; returns the
-    number of outliers that got a type this way."""
+    number of outliers that got a type this way. `given_back` collects, per
+    cluster, the seed types it gave a group of posts back to."""
     keys = {i.id: i.taxonomy_key for i in incidents}
     members: dict[int | None, list[int]] = {}
     for pid, iid in assignment.items():
@@ -245,6 +247,8 @@ def _guide_by_taxonomy(
                 target = guide.incident_for(key)
                 for pid in group:
                     assignment[pid] = target
+                if given_back is not None:
+                    given_back.setdefault(iid, set()).add(key)
     return typed
 
 
@@ -332,9 +336,7 @@ def cluster_incidents(
     if resolver is not None:
         banned = banned_words([n for c in resolver.companies.values() for n in (c.name, *c.aliases)], is_common_word)
     model = IncidentModel(taxonomy=protos, model_name=embedder.name, banned=banned)
-    texts = [embed_text(posts[int(i)].title, posts[int(i)].text) for i in ids[keep]]
-    if resolver is not None:  # company names must not become an incident type's keywords
-        texts = [resolver.mask(t, " | ") for t in texts]
+    texts = _cluster_texts([posts[int(i)] for i in ids[keep]], resolver)
     pack_list = choose_packs(mat[keep], [_industry(posts[int(i)], resolver) for i in ids[keep]], protos)
     result = model.fit(ids[keep], mat[keep], texts, previous=previous, packs=pack_list)
     incidents = list(result.incidents)
@@ -343,7 +345,9 @@ def cluster_incidents(
     guide = _SeedTypes(protos, incidents)
     vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
     packs = {int(pid): pk for pid, pk in zip(ids[keep], pack_list)}
-    n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size, packs)
+    given_back: dict[int, set[str]] = {}
+    n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size, packs, given_back)
+    model.given_back = {iid: sorted(keys) for iid, keys in given_back.items()}
     incidents += list(guide.extra.values())
     for pid in assignment:
         if not _describes_incident(posts[pid]):
@@ -358,6 +362,14 @@ def cluster_incidents(
     if model_path is not None:
         model.save(model_path)
     return len(result.incidents), assigned, n_fallback, len(assignment) - assigned
+
+
+def _cluster_texts(posts: list[Post], resolver: CompanyResolver | None) -> list[str]:
+    """What the incident model reads of each post (fit and assign_new alike)."""
+    texts = [embed_text(p.title, p.text) for p in posts]
+    if resolver is not None:  # company names must not become an incident type's keywords
+        texts = [resolver.mask(t, " | ") for t in texts]
+    return texts
 
 
 def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
@@ -383,12 +395,20 @@ def assign_incremental(
     incidents = store.incidents()
     assignment: dict[int, int | None] = {pid: p.incident_id for pid, p in posts.items()}
     rows = [r for r, pid in enumerate(ids) if assignment.get(int(pid)) is None and _describes_incident(posts[int(pid)])]
-    labels = model.assign_new(mat[rows]) if rows else []
+    # in the space the clusters were built in: the embeddings and the posts' words
+    labels = model.assign_new(mat[rows], _cluster_texts([posts[int(ids[r])] for r in rows], resolver)) if rows else []
     known = {i.id for i in incidents}
     for r, lab in zip(rows, labels):
         assignment[int(ids[r])] = lab if lab in known else None
     protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
     guide = _SeedTypes(protos, incidents)
+    # a cluster that gave a seed type's posts back after the fit gives new ones back too
+    back = [r for r in rows if model.given_back.get(assignment[int(ids[r])] or 0)]
+    if back:
+        packs = choose_packs(mat[back], [_industry(posts[int(ids[r])], resolver) for r in back], protos)
+        for r, key in zip(back, guide.nearest(mat[back], packs, POST_SLACK)):
+            if key is not None and key in model.given_back[assignment[int(ids[r])] or 0]:
+                assignment[int(ids[r])] = guide.incident_for(key)
     still = [r for r in rows if assignment[int(ids[r])] is None]
     n_fallback = 0
     packs = choose_packs(mat[still], [_industry(posts[int(ids[r])], resolver) for r in still], protos) if still else []

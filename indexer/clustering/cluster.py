@@ -130,8 +130,10 @@ def ward_k(n: int, per: float = 4.0, lo: int = 2, hi: int = 300) -> int:
 
 @dataclass(slots=True)
 class WardClusterer:
-    """Ward linkage (minimum variance) on unit rows, cut into ward_k(n) clusters;
-    clusters under `min_size` posts are outliers (-1).
+    """Ward linkage (minimum variance) on unit rows, cut into ward_k(n) clusters
+    (optionally settled by nearest centroid: `refine`, see _refine; off by
+    default, it moves labels that seed types were calibrated on); clusters
+    under `min_size` posts are outliers (-1).
 
     Beyond `sample_size` posts, Ward runs on the rows of lowest `priority` (a
     hash of the post id, so re-fits sample mostly the same posts), cut into
@@ -145,6 +147,7 @@ class WardClusterer:
     member_quantile: float = 0.05
     seed: int = 0
     min_sim: float = 0.55  # assign_new's floor in the model's reduced space
+    refine: int = 0  # at most this many nearest-centroid passes after the cut (0 = Ward's partition as is)
 
     @property
     def assign_min_sim(self) -> float:
@@ -162,6 +165,7 @@ class WardClusterer:
             sample = np.sort(np.argsort(priority, kind="stable")[: self.sample_size])
         k = min(ward_k(n, self.per), len(sample) - 1)
         raw = fcluster(linkage(z[sample], method="ward"), k, criterion="maxclust") - 1
+        raw = _refine(z[sample], raw, int(raw.max()) + 1, self.refine)
         sizes = np.bincount(raw)
         big = np.flatnonzero(sizes >= self.min_size)
         remap = np.full(len(sizes), OUTLIER)
@@ -175,3 +179,53 @@ class WardClusterer:
             near, _ = nearest_centroid(z[rest], cents, need)
             labels[rest] = near
         return labels
+
+
+def _refine(z: np.ndarray, labels: np.ndarray, k: int, steps: int) -> np.ndarray:
+    """Spherical k-means from a partition: each clustered row moves to its
+    nearest centroid until none moves. A Ward cut can leave a post in a cluster
+    whose centre is not its nearest (chaining at the top of the tree); after
+    this, every cluster is its members' nearest centre, the rule by which new
+    posts join (assign_new) and by which a re-fit with a few more posts lands
+    on nearly the same clusters. Outliers (-1) stay apart."""
+    labels = labels.copy()
+    mask = labels >= 0
+    if not k or not mask.any():
+        return labels
+    for _ in range(steps):
+        cents = centroids_of(z, labels, k)
+        near = (z[mask] @ cents.T).argmax(axis=1)
+        if (near == labels[mask]).all():
+            break
+        labels[mask] = near
+    return labels
+
+
+def spread(z: np.ndarray, labels: np.ndarray) -> float:
+    """Spherical k-means objective: the sum of each clustered row's cosine to
+    its cluster's unit centroid (higher = tighter clusters); outliers add 0."""
+    mask = labels >= 0
+    if not mask.any():
+        return 0.0
+    sums = np.zeros((int(labels.max()) + 1, z.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels[mask], z[mask])
+    return float(np.linalg.norm(sums, axis=1).sum())
+
+
+def warm_start(z: np.ndarray, init: np.ndarray, steps: int, min_size: int) -> np.ndarray:
+    """Spherical k-means from a previous partition (`init`: label per row, -1 =
+    a row that had none: it starts at its nearest centroid); clusters left under
+    `min_size` rows become outliers. Labels 0..k-1 in the order of `init`'s."""
+    k = int(init.max()) + 1 if len(init) and init.max() >= 0 else 0
+    if not k:
+        return np.full(len(z), OUTLIER)
+    labels = init.copy()
+    free = labels < 0
+    if free.any():
+        labels[free] = (z[free] @ centroids_of(z, labels, k).T).argmax(axis=1)
+    labels = _refine(z, labels, k, steps)
+    sizes = np.bincount(labels, minlength=k)
+    big = np.flatnonzero(sizes >= min_size)
+    remap = np.full(k, OUTLIER)
+    remap[big] = np.arange(len(big))
+    return remap[labels]

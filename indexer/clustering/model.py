@@ -1,9 +1,12 @@
 """IncidentModel: the one entry point the indexer calls.
 
-fit():        reduce -> cluster -> stable ids -> keywords, labels, representatives
-assign_new(): new posts -> nearest existing centroid, or None, without re-clustering
-save()/load(): reducer, centroids and id counter in one .npz, so assign_new()
-              and id-stable re-fits work across runs
+fit():        reduce (embedding components + word space) -> cluster (a re-fit
+              keeps the previous clusters, re-settled, unless a fresh cut is
+              clearly tighter) -> stable ids -> keywords, labels, representatives
+assign_new(): new posts -> nearest existing centroid in the space the clusters
+              were built in, or None, without re-clustering
+save()/load(): reducer, word space, centroids and id counter in one .npz, so
+              assign_new() and id-stable re-fits work across runs
 """
 
 from __future__ import annotations
@@ -18,12 +21,24 @@ import numpy as np
 
 from complaintwatch.models import Incident
 
-from .cluster import OUTLIER, AverageLinkageClusterer, Clusterer, WardClusterer, centroids_of, nearest_centroid
-from .reduce import NoReduction, PCAReduction, Reducer, lexical_vectors, reducer_from_state, unit_rows
+from .cluster import (
+    OUTLIER,
+    AverageLinkageClusterer,
+    Clusterer,
+    WardClusterer,
+    centroids_of,
+    nearest_centroid,
+    spread,
+    warm_start,
+)
+from .reduce import LexicalReduction, NoReduction, PCAReduction, Reducer, reducer_from_state, unit_rows
 from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, keyphrases, representatives
 from .stable_ids import match_ids
 
 FORMAT_VERSION = 1
+# assign_new's floor in the joint (embeddings + words) space; each cluster's own
+# member spread (radius_quantile) usually sets a higher bar
+JOINT_MIN_SIM = 0.2
 
 
 @dataclass(slots=True)
@@ -31,7 +46,7 @@ class ClusteringConfig:
     dims: int | None = 64  # PCA components; None = cluster the raw embeddings
     # "ward": Ward linkage cut into sqrt(n / 4) types (cluster.WardClusterer), on the
     # embedding components joined with `lexical_dims` LSA components of the posts'
-    # words (reduce.lexical_vectors; 0 = embeddings only); "average": average
+    # words (reduce.LexicalReduction; 0 = embeddings only); "average": average
     # linkage cut at `threshold` (cluster.AverageLinkageClusterer), embeddings only
     method: str = "ward"
     lexical_dims: int = 64
@@ -50,6 +65,12 @@ class ClusteringConfig:
     taxonomy_min_sim: float | None = None  # centroid cosine for a seed label; None: each type's calibrated one
     match_min_cos: float = 0.9  # re-fit: centroid cosine (previous fit's space) that alone keeps an id
     match_min_overlap: float = 0.3  # re-fit: member Jaccard that alone keeps an id
+    # re-fit (Ward): the previous clusters, re-settled by nearest centroid over
+    # the current posts, are kept over the fresh Ward cut unless the fresh cut
+    # is tighter (spherical k-means objective) by more than this fraction; a
+    # Ward tree's top merges reshuffle with a few more posts, the incident
+    # types should not. 0 = always the fresh cut.
+    steady_tolerance: float = 0.02
     top_keywords: int = 10
     keyword_docs: int = 400  # posts per cluster read for keywords (a seeded sample when larger)
     n_representatives: int = 3
@@ -76,6 +97,9 @@ class PreviousClusters:
     reducer: Reducer | None = None
     reducer_rows: int = 0  # posts the reducer was fitted on
     centroids_reduced: dict[int, np.ndarray] | None = None
+    # the previous fit's word space (TF-IDF/SVD), reused like `reducer`
+    words: LexicalReduction | None = None
+    words_rows: int = 0
 
 
 class IncidentModel:
@@ -104,12 +128,22 @@ class IncidentModel:
         self.ids: list[int] = []
         self.centroids_reduced = np.zeros((0, 0), dtype=np.float32)
         self.centroids_full = np.zeros((0, 0), dtype=np.float32)
-        self.thresholds = np.zeros(0, dtype=np.float32)  # per cluster, for assign_new
+        self.thresholds = np.zeros(0, dtype=np.float32)  # per cluster, for assign_new without texts
+        # the space the clusters were built in: embedding components joined with
+        # the word space (None: embeddings only); assign_new with texts uses it
+        self.words: LexicalReduction | None = None
+        self.words_rows = 0
+        self.centroids_joint = np.zeros((0, 0), dtype=np.float32)
+        self.thresholds_joint = np.zeros(0, dtype=np.float32)
         self.incidents: list[Incident] = []
         self.next_id = 1
         # set when the store lost posts this fit saw (a takedown): its centroids
         # and reducer still carry them, so the next `index --incremental` re-fits
         self.refit_reason: str | None = None
+        # incident id -> seed types (keys) whose posts that cluster gave back
+        # after the fit (the indexer's taxonomy guidance), so assign_new's
+        # caller can do the same with new posts
+        self.given_back: dict[int, list[str]] = {}
 
     # -- fitting --
     def fit(
@@ -136,11 +170,14 @@ class IncidentModel:
         self._fit_reducer(x, prev)
         z = self.reducer.transform(x) if self.reducer_rows else unit_rows(x)  # unfitted: fewer than 2 posts
         enough = len(x) >= max(2, c.min_size)
-        # centroids and assign_new stay in the embedding space z; only the clustering sees the words
-        lex = lexical_vectors(list(texts), self.lexical, seed=c.seed) if enough and self.lexical else None
-        h = unit_rows(np.hstack([z, lex])) if lex is not None else z
+        # clusters are built in the joint space h; cz/cx keep the embedding side
+        # (id matching, seed labels), centroids_joint the joint one (assign_new)
+        self._fit_words(texts, prev, enough)
+        h = self._joint(z, texts)
         labels = self.clusterer.fit_predict(h, _id_hash(post_ids, c.seed)) if enough else np.full(len(x), OUTLIER)
         labels = np.asarray(labels)
+        if enough and c.steady_tolerance > 0 and isinstance(self.clusterer, WardClusterer):
+            labels = self._steadier(h, labels, post_ids, prev)
         if c.keep_previous_apart:
             labels = _split_merged(labels, post_ids, x, prev, c.min_size)
         labels = _by_size(labels)  # cluster 0 = largest, so fresh ids follow size order
@@ -162,7 +199,13 @@ class IncidentModel:
         incidents = self._describe(cluster_ids, members, labels, cx, texts, packs, x)
         self.ids, self.centroids_reduced, self.centroids_full, self.incidents = cluster_ids, cz, cx, incidents
         self.refit_reason = None
+        self.given_back = {}
         self.thresholds = self._thresholds(z, members, cz)
+        if self.words is not None:
+            self.centroids_joint = centroids_of(h, labels, k)
+            self.thresholds_joint = self._thresholds(h, members, self.centroids_joint, JOINT_MIN_SIM)
+        else:
+            self.centroids_joint, self.thresholds_joint = np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
         return ClusteringResult(
             incidents=incidents,
             assignment={int(p): (cluster_ids[lab] if lab >= 0 else None) for p, lab in zip(post_ids, labels)},
@@ -181,6 +224,38 @@ class IncidentModel:
             self.reducer, self.reducer_rows = copy.deepcopy(prev.reducer), prev.reducer_rows
         elif len(x) >= 2:
             self.reducer, self.reducer_rows = self.reducer.fit(x), len(x)
+
+    def _steadier(self, h: np.ndarray, fresh: np.ndarray, post_ids: np.ndarray, prev: PreviousClusters) -> np.ndarray:
+        """The previous partition warm-started over the current posts, unless
+        the fresh cut is tighter by more than config.steady_tolerance."""
+        col = {cid: j for j, cid in enumerate(sorted(prev.centroids))}
+        init = np.array([col.get(prev.assignment.get(int(p)) or 0, OUTLIER) for p in post_ids])
+        if len(np.unique(init[init >= 0])) < 2 or (init >= 0).mean() < 0.5:
+            return fresh  # first fit, or too little of the corpus was clustered before
+        if _agreement(fresh, init) >= 0.9:
+            return fresh  # the fresh cut already is the previous partition, near enough
+        warm = warm_start(h, init, 50, self.config.min_size)
+        if spread(h, warm) >= (1 - self.config.steady_tolerance) * spread(h, fresh):
+            return warm
+        return fresh
+
+    def _fit_words(self, texts: Sequence[str], prev: PreviousClusters, enough: bool) -> None:
+        """The word space: the previous one while the corpus has not grown much
+        (like the reducer: the same space keeps clusters and ids steady), else refitted."""
+        self.words, self.words_rows = None, 0
+        if not (enough and self.lexical):
+            return
+        grown = len(texts) > prev.words_rows * (1 + self.config.reducer_refit_growth)
+        if prev.words is not None and prev.words.dims == self.lexical and not grown:
+            self.words, self.words_rows = copy.deepcopy(prev.words), prev.words_rows
+        elif (fitted := LexicalReduction(self.lexical, seed=self.config.seed).fit(texts)) is not None:
+            self.words, self.words_rows = fitted, len(texts)
+
+    def _joint(self, z: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Unit rows of the embedding components joined with the word space (equal weight)."""
+        if self.words is None:
+            return z
+        return unit_rows(np.hstack([z, self.words.transform(texts)]))
 
     def _describe(
         self,
@@ -231,22 +306,32 @@ class IncidentModel:
         ]
         return sorted(incidents, key=lambda inc: (-inc.size, inc.id))
 
-    def _thresholds(self, z: np.ndarray, members: list[np.ndarray], cz: np.ndarray) -> np.ndarray:
+    def _thresholds(
+        self, z: np.ndarray, members: list[np.ndarray], cz: np.ndarray, floor: float | None = None
+    ) -> np.ndarray:
         """Per cluster: the global assignment threshold, raised to the cluster's
         own radius, so a tight cluster (e.g. one of short odd texts) does not
         absorb anything that happens to be nearest to it."""
-        floor = self.clusterer.assign_min_sim
+        floor = self.clusterer.assign_min_sim if floor is None else floor
         q = self.config.radius_quantile
         return np.array([max(floor, float(np.quantile(z[m] @ cz[i], q))) for i, m in enumerate(members)], np.float32)
 
     # -- incremental --
-    def assign_new(self, vectors: np.ndarray) -> list[int | None]:
+    def assign_new(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> list[int | None]:
         """Incident id per new post (rows of unit embeddings) by nearest centroid,
-        None when not close enough; clusters do not move."""
+        None when not close enough; clusters do not move. With `texts` (as fit()
+        got them), in the space the clusters were built in (embeddings and
+        words); without, in the embedding components alone."""
         v = np.asarray(vectors, dtype=np.float32)
         if not self.ids or not len(v):
             return [None] * len(v)
-        labels, _ = nearest_centroid(self.reducer.transform(v), self.centroids_reduced, self.thresholds)
+        if texts is not None and len(texts) != len(v):
+            raise ValueError("vectors and texts must have the same length")
+        if texts is not None and self.words is not None and len(self.centroids_joint):
+            z = self.reducer.transform(v) if self.reducer_rows else unit_rows(v)
+            labels, _ = nearest_centroid(self._joint(z, texts), self.centroids_joint, self.thresholds_joint)
+        else:
+            labels, _ = nearest_centroid(self.reducer.transform(v), self.centroids_reduced, self.thresholds)
         return [self.ids[lab] if lab >= 0 else None for lab in labels]
 
     def previous(self, assignment: dict[int, int | None] | None = None) -> PreviousClusters:
@@ -259,6 +344,8 @@ class IncidentModel:
             reducer=copy.deepcopy(self.reducer),  # a later fit of this model refits self.reducer in place
             reducer_rows=self.reducer_rows,
             centroids_reduced={cid: self.centroids_reduced[i] for i, cid in enumerate(self.ids)},
+            words=copy.deepcopy(self.words),
+            words_rows=self.words_rows,
         )
 
     # -- persistence --
@@ -270,12 +357,17 @@ class IncidentModel:
             "config": asdict(self.config),
             "reducer": self.reducer.kind,
             "reducer_rows": self.reducer_rows,
+            "words_rows": self.words_rows,
             "next_id": self.next_id,
             "ids": self.ids,
             "incidents": [asdict(i) for i in self.incidents],
             "refit_reason": self.refit_reason,
+            "given_back": {str(k): v for k, v in self.given_back.items()},
         }
         arrays = {f"reducer_{k}": v for k, v in self.reducer.state().items()} if self.reducer_rows else {}
+        if self.words is not None:
+            arrays |= {f"words_{k}": v for k, v in self.words.state().items()}
+            arrays |= {"centroids_joint": self.centroids_joint, "thresholds_joint": self.thresholds_joint}
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez(
@@ -301,11 +393,18 @@ class IncidentModel:
             model.centroids_reduced = data["centroids_reduced"]
             model.centroids_full = data["centroids_full"]
             model.thresholds = data["thresholds"]
+            words = {k[len("words_") :]: data[k] for k in data.files if k.startswith("words_")}
+            if words:  # a model saved before the word space was kept has none: assign_new uses the embeddings
+                model.words = LexicalReduction.from_state(words)
+                model.centroids_joint = data["centroids_joint"]
+                model.thresholds_joint = data["thresholds_joint"]
         model.reducer_rows = int(meta["reducer_rows"])
+        model.words_rows = int(meta.get("words_rows", 0))
         model.next_id = int(meta["next_id"])
         model.ids = [int(i) for i in meta["ids"]]
         model.incidents = [Incident(**i) for i in meta["incidents"]]
         model.refit_reason = meta.get("refit_reason")
+        model.given_back = {int(k): list(v) for k, v in meta.get("given_back", {}).items()}
         return model
 
     def forget_posts(self, incidents: Sequence[Incident], reason: str) -> None:
@@ -337,6 +436,19 @@ def _centroid_cos(
         old = np.vstack([prev.centroids_reduced[i] for i in old_ids])
         return centroids_of(prev.reducer.transform(x), labels, k) @ old.T
     return cx @ np.vstack([prev.centroids[i] for i in old_ids]).T
+
+
+def _agreement(labels: np.ndarray, init: np.ndarray) -> float:
+    """Share of the rows clustered in both that sit with the majority of their
+    `labels` cluster in `init` (1.0: the same partition, up to names)."""
+    both = (labels >= 0) & (init >= 0)
+    if not both.any():
+        return 0.0
+    pairs = np.unique(np.stack([labels[both], init[both]]), axis=1, return_counts=True)
+    best: dict[int, int] = {}
+    for (a, _b), n in zip(pairs[0].T.tolist(), pairs[1].tolist()):
+        best[a] = max(best.get(a, 0), n)
+    return sum(best.values()) / int(both.sum())
 
 
 def _split_merged(
