@@ -7,7 +7,9 @@ No mocks: everything goes through the real store and the real embedder.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -354,3 +356,31 @@ class ServerThread:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+# -- Chromium (Debian's, driven by Playwright; no browser download) -----------
+
+CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def chromium():
+    """Headless Debian chromium. No skipping: a missing browser is a broken
+    test setup (.ci/run installs it)."""
+    import playwright.sync_api as sync_api
+
+    assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: apt-get install chromium (see .ci/run)"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -160,19 +160,13 @@ def test_reader_sees_counts_apart_in_chromium(tmp_path):
     """In a real browser at phone width: the companies list ranks by complaints
     and shows the three counts; clicking through, the company page says them
     and the date its trends are as of."""
-    import os
-
-    import playwright.sync_api as sync_api
-
-    from tests.browser_helpers import ServerThread
+    from tests.browser_helpers import ServerThread, chromium
 
     store = open_store(tmp_path / "cw.db")
     store.upsert_posts(shop_posts())
     config = {"COMPANY_NAMES": {"korobka": "Коробка", "pochta": "Почта"}, "AS_OF": T0.date()}
     try:
-        with ServerThread(create_app(store, None, config)) as srv, sync_api.sync_playwright() as pw:
-            chromium = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
-            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        with ServerThread(create_app(store, None, config)) as srv, chromium() as browser:
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(srv.url + "/companies")
             rows = page.locator("table.data tbody tr")
@@ -186,6 +180,5 @@ def test_reader_sees_counts_apart_in_chromium(tmp_path):
             counts = " ".join(page.locator("#company-counts").inner_text().split())
             assert counts.startswith("5 complaints · 9 comments · 4 company replies")
             assert "Trends as of 2024-03-01" in page.locator("#as-of").inner_text()
-            browser.close()
     finally:
         store.close()

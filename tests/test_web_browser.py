@@ -13,25 +13,11 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_helpers import XSS, ServerThread, build_dataset
+from tests.browser_helpers import XSS, ServerThread, build_dataset, chromium
 from web import create_app
 
-CHROMIUM = os.environ.get("CW_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = "/tmp/cw_company.png"
 pytestmark = pytest.mark.browser
-
-# No skipping: a missing browser is a broken test setup (.ci/run installs it).
-import playwright.sync_api as sync_api  # noqa: E402
-
-assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: apt-get install chromium (see .ci/run)"
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +35,8 @@ def server(ds):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,13 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_helpers import ServerThread, build_dataset
-from tests.test_web_browser import ARGS, CHROMIUM
+from tests.browser_helpers import ServerThread, build_dataset, chromium
 from web import create_app
 
 pytestmark = pytest.mark.browser
-
-import playwright.sync_api as sync_api  # noqa: E402
 
 WIDTHS = (390, 1366)
 TABLE_PAGES = {"companies", "company", "compare", "incident", "alerts"}
@@ -62,10 +59,8 @@ def server(ds):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
