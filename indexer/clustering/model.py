@@ -421,6 +421,9 @@ class IncidentModel:
                 inc.label_en, inc.label_ru, inc.size = fresh.label_en, fresh.label_ru, fresh.size
             elif not inc.taxonomy_key:
                 inc.label_en, inc.label_ru = "Unlabelled incident type", "Тип инцидента без названия"
+        # the word space's vocabulary holds the removed posts' words: drop it
+        # (the re-fit builds a new one from what is left)
+        self.words, self.words_rows = None, 0
         self.refit_reason = reason
 
 
