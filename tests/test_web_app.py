@@ -268,10 +268,11 @@ def test_company_page(client):
     assert "trend-rising" in html and "trend-fading" in html
     assert 'type="application/atom+xml"' in html
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
-    assert len(svgs) >= 4  # a sparkline and a bar chart per incident type
+    assert len(svgs) == 3  # one mention timeline, and a sparkline per incident type
     for svg in svgs:
         ET.fromstring(svg)
-    assert 'class="bar' in html and 'class="spark"' in html
+    assert html.count('class="chart timeline-chart"') == 1 and 'class="bar complaints"' in html
+    assert 'class="spark"' in html
 
 
 def test_company_display_names(client, ds):
@@ -504,8 +505,8 @@ def test_export_csv(client):
     assert m.group(1) == datetime.now(timezone.utc).strftime("%Y%m%d")
     rows = _csv_rows(r)
     assert [int(x["id"]) for x in rows] == all_search_ids(client, q="refund", company="skyjet")
-    assert {x["company"] for x in rows} == {"skyjet"}
-    assert rows[0].keys() >= {"id", "published_at", "title", "author", "text", "url", "incident"}
+    assert {x["companies"] for x in rows} == {"skyjet"}
+    assert rows[0].keys() >= {"id", "published_at", "title", "author", "text", "url", "incident_label"}
 
 
 def test_export_csv_injection(client, ds):

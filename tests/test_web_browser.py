@@ -90,10 +90,10 @@ def test_search_box_shows_highlighted_snippets(page, server):
 def test_company_page_chart(page, server):
     page.goto(server.url + "/company/ozon")
     assert page.locator("svg").count() >= 1
-    assert page.locator("svg.bar-chart").count() == 2
-    assert page.locator("svg.bar-chart rect.bar").count() >= 10
+    assert page.locator("svg.timeline-chart").count() == 1  # one mention timeline, one y-scale
+    assert page.locator("svg.timeline-chart rect.bar.complaints").count() >= 10
     assert page.locator("svg.sparkline path.spark").count() >= 1
-    box = page.locator("svg.bar-chart").first.bounding_box()
+    box = page.locator("svg.timeline-chart").first.bounding_box()
     assert box and box["width"] > 600 and box["height"] > 60
     assert page.locator("table.failures tbody tr").count() == 2
     assert page.locator(".trend-rising").count() >= 1
@@ -111,7 +111,7 @@ def test_export_download(page, server, ds):
     with open(dl.path(), encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(io.StringIO(fh.read())))
     assert [int(r["id"]) for r in rows] == shown and len(rows) == 5
-    assert {r["company"] for r in rows} == {"skyjet"}
+    assert {r["companies"] for r in rows} == {"skyjet"}
     bait = next(r for r in rows if int(r["id"]) == ds.ids["csv_bait"])
     assert bait["title"].startswith("'=")
 

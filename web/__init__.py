@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from indexer.store.base import Store
 
 from . import privacy
-from .feeds import post_title
+from .feeds import post_title, text_start
 from .safetext import strip_bidi
 from .serialize import safe_url
 from .services import DEFAULTS, Services, builtin_company_names, company_name
@@ -67,9 +67,10 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     )
 
     from . import api, csrf, export, hosts
-    from .views import alerts, companies, compare, incidents, posts, search
+    from .views import alerts, apidocs, companies, compare, incidents, posts, search
 
-    for bp in (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, export.bp, compare.bp, alerts.bp):
+    blueprints = (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, apidocs.bp, export.bp, compare.bp, alerts.bp)
+    for bp in blueprints:
         app.register_blueprint(bp)
     csrf.init_app(app)  # SECRET_KEY, sessions, the token check on every form POST
     hosts.init_app(app)  # the Host allow-list (ALLOWED_HOSTS), checked before anything else
@@ -81,6 +82,7 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     app.jinja_env.filters["strip_bidi"] = strip_bidi
     app.jinja_env.filters["http_url"] = safe_url
     app.jinja_env.filters["post_title"] = post_title
+    app.jinja_env.filters["text_start"] = text_start
     app.jinja_env.globals["TREND_HELP"] = TREND_HELP
     app.jinja_env.globals["TREND_TEXT"] = TREND_TEXT
     app.jinja_env.globals["as_of"] = _as_of

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, jsonify, request, url_for
 
 from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc
-from .openapi import openapi_spec
+from .openapi import openapi_spec, operations
 from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
 from .reports import (
     company_counts,
@@ -130,6 +130,20 @@ def post(post_id: int):
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_spec())
+
+
+@bp.get("/", strict_slashes=False)  # /api/v1 and /api/v1/
+def index():
+    """The endpoints, one line each, from the OpenAPI description; links to it and to the docs page."""
+    spec = openapi_spec()
+    return jsonify(
+        {
+            "title": spec["info"]["title"],
+            "version": spec["info"]["version"],
+            "endpoints": [{k: op[k] for k in ("path", "method", "summary")} for op in operations(spec)],
+            "links": {"openapi": url_for("api.openapi"), "docs": url_for("apidocs.docs")},
+        }
+    )
 
 
 @bp.get("/compare")

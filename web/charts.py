@@ -135,3 +135,73 @@ def sparkline(
         head + f'<path class="spark" d="{d}" fill="none" stroke="#3b6fd8" stroke-width="1.5"/>'
         f'<circle class="spark-end" cx="{_fmt(lx)}" cy="{_fmt(ly)}" r="2" fill="#d9534f"/></svg>'
     )
+
+
+def timeline_chart(
+    complaints: Mapping[str, int],
+    replies: Mapping[str, int],
+    months: Sequence[str] | None = None,
+    *,
+    title: str = "",
+    width: int = 1000,
+    height: int = 180,
+) -> Markup:
+    """One mention timeline on one y-scale: a bar per month of complaints
+    (class "bar complaints") and, beside it, a bar of the company's own replies
+    (class "bar replies"), with a legend. Each bar carries a <title> tooltip."""
+    if months is None:
+        merged = {m: complaints.get(m, 0) + replies.get(m, 0) for m in {*complaints, *replies}}
+        months = _months(merged, None)
+    months = list(months)
+    label = title or "Complaints and company replies per month"
+    left, right, top, bottom = 28, 6, 22, 20
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max((max(complaints.get(m, 0), replies.get(m, 0)) for m in months), default=0)
+    out = [
+        f'<svg xmlns="{SVG_NS}" class="chart timeline-chart" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}" role="img" aria-label="{xml_text(label)}">',
+        f"<title>{xml_text(label)}</title>",
+        f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"'
+        ' stroke="#999" stroke-width="1"/>',
+        '<g class="legend" font-size="11" fill="#444">'
+        f'<rect class="legend-complaints" x="{left}" y="4" width="10" height="10" fill="#3b6fd8"/>'
+        f'<text x="{left + 14}" y="13">complaints</text>'
+        f'<rect class="legend-replies" x="{left + 90}" y="4" width="10" height="10" fill="#2e9d5b"/>'
+        f'<text x="{left + 104}" y="13">company replies</text></g>',
+    ]
+    if not months or peak == 0:
+        out.append(
+            f'<text class="empty" x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}"'
+            ' text-anchor="middle" fill="#888" font-size="12">no data</text>'
+        )
+        out.append("</svg>")
+        return Markup("".join(out))
+    out.append(
+        f'<text class="ylabel" x="{left - 4}" y="{top + 9}" text-anchor="end" fill="#666" font-size="10">{peak}</text>'
+        f'<text class="ylabel" x="{left - 4}" y="{top + plot_h}" text-anchor="end" fill="#666" font-size="10">0</text>'
+    )
+    step = plot_w / len(months)
+    gap = 1 if step >= 3 else 0
+    bar_w = max((step - gap) / 2, 0.25)
+    years_every = max(1, round(len(months) / 12 / 8))
+    for i, m in enumerate(months):
+        x = left + i * step
+        for j, (cls, fill, counts, what) in enumerate(
+            (("complaints", "#3b6fd8", complaints, "complaints"), ("replies", "#2e9d5b", replies, "company replies"))
+        ):
+            count = counts.get(m, 0)
+            if count:
+                h = max(1.0, plot_h * count / peak)
+                out.append(
+                    f'<rect class="bar {cls}" x="{_fmt(x + j * bar_w)}" y="{_fmt(top + plot_h - h)}"'
+                    f' width="{_fmt(bar_w)}" height="{_fmt(h)}" fill="{fill}">'
+                    f"<title>{xml_text(m)}: {count} {what}</title></rect>"
+                )
+        year, mon = m.split("-")[:2]
+        if (mon == "01" and int(year) % years_every == 0) or i == 0:
+            out.append(
+                f'<text class="xlabel" x="{_fmt(x)}" y="{height - 6}" fill="#666" font-size="10">'
+                f"{xml_text(year)}</text>"
+            )
+    out.append("</svg>")
+    return Markup("".join(out))

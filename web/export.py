@@ -10,32 +10,16 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
+from complaintwatch.models import Post, SiteKind
+
 from .params import BadParam, parse_search_params
-from .privacy import shown_author
 from .reports import incidents_by_id
-from .safetext import strip_bidi
 from .search import all_results
 from .serialize import iso, post_dict
 from .services import setting
 
 bp = Blueprint("export", __name__)
 
-CSV_COLUMNS = [
-    "id",
-    "published_at",
-    "company",
-    "incident_id",
-    "incident",
-    "title",
-    "author",
-    "text",
-    "source_site",
-    "language",
-    "url",
-    "score",
-    "matched",
-    "similar",
-]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Where a spreadsheet may start a cell: the start of the value, and after any
 # character that splits cells when the file is opened with another delimiter
@@ -75,54 +59,72 @@ def _params():
     return parse_search_params(request.args, strict=True, max_results=setting("MAX_RESULTS"))
 
 
+# One field list for both downloads: a result is the API's post record plus how the search found it
+# (export_record). The JSON export writes that record; a CSV row is the same record flattened
+# (csv_fields), its header taken from the record's own keys, so the two cannot drift apart.
+RESULT_FIELDS = ("score", "matched", "similar")
+_PROBE = Post(url="https://example.invalid/", source_site="", site_kind=SiteKind.BLOG, title="", text="", id=0)
+
+
+def export_record(p: Post, incs: dict, score: float | None = None, matched: str = "", similar: bool = False) -> dict:
+    return {**post_dict(p, incs), "score": score, "matched": matched, "similar": similar}
+
+
+def csv_fields(record: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """A record as (column, cell) pairs: a nested object becomes ``key.sub`` columns, a list one cell
+    joined with "; ", a flag 0/1, a float six decimals, null an empty cell."""
+    out: list[tuple[str, object]] = []
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.extend(csv_fields(value, f"{name}."))
+        elif isinstance(value, (list, tuple)):
+            out.append((name, "; ".join(str(v) for v in value)))
+        elif isinstance(value, bool):
+            out.append((name, int(value)))
+        elif isinstance(value, float):
+            out.append((name, f"{value:.6f}"))
+        else:
+            out.append((name, "" if value is None else value))
+    return out
+
+
+def csv_columns() -> list[str]:
+    """The CSV header: the columns of an export record (needs a request context, for its links)."""
+    return [name for name, _ in csv_fields(export_record(_PROBE, {}))]
+
+
+def _records(items, incs) -> list[dict]:
+    return [export_record(it.post, incs, it.score, it.matched, it.similar) for it in items]
+
+
 @bp.get("/export.csv")
 def export_csv():
     params = _params()
-    items = all_results(params)
-    incs = incidents_by_id()
+    records = _records(all_results(params), incidents_by_id())
+    columns = csv_columns()
     buf = io.StringIO()
     buf.write("\ufeff")  # BOM: spreadsheet apps then read the Cyrillic correctly
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
-    for it in items:
-        p = it.post
-        inc = incs.get(p.incident_id) if p.incident_id is not None else None
-        row = [
-            p.id,
-            iso(p.published_at),
-            "; ".join(p.companies),
-            p.incident_id,
-            inc.label_en if inc else "",
-            strip_bidi(p.title),
-            strip_bidi(shown_author(p.author)),
-            p.text,
-            p.source_site,
-            p.language,
-            p.url,
-            "" if it.score is None else f"{it.score:.6f}",
-            it.matched,
-            int(it.similar),
-        ]
-        w.writerow([csv_cell(v) for v in row])
+    w.writerow(columns)
+    for record in records:
+        cells = dict(csv_fields(record))
+        w.writerow([csv_cell(cells[c]) for c in columns])
     return _attachment(buf.getvalue(), "text/csv", "csv")
 
 
 @bp.get("/export.json")
 def export_json():
     params = _params()
-    items = all_results(params)
-    incs = incidents_by_id()
+    records = _records(all_results(params), incidents_by_id())
     body = {
         "query": params.q,
         "filters": params.filter_dict(),
         "sort": params.sort,
         "similar": params.similar,
         "generated_at": iso(datetime.now(timezone.utc).replace(microsecond=0)),
-        "count": len(items),
+        "count": len(records),
         "cap": setting("MAX_RESULTS"),
-        "results": [
-            {**post_dict(it.post, incs), "score": it.score, "matched": it.matched, "similar": it.similar}
-            for it in items
-        ],
+        "results": records,
     }
     return _attachment(json.dumps(body, ensure_ascii=False, indent=1), "application/json", "json")

@@ -33,12 +33,15 @@ def _stamp(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def text_start(text: str | None, chars: int = TITLE_CHARS) -> str:
+    """The first ``chars`` characters of a text on one line, "…" when cut; no bidi controls."""
+    flat = " ".join((text or "").split())
+    return strip_bidi(flat[:chars] + ("…" if len(flat) > chars else ""))
+
+
 def post_title(p: Post) -> str:
     title = " ".join((p.title or "").split())
-    if not title:
-        text = " ".join(p.text.split())
-        title = text[:TITLE_CHARS] + ("…" if len(text) > TITLE_CHARS else "")
-    return strip_bidi(title) or f"Post {p.id}"
+    return strip_bidi(title) or text_start(p.text) or f"Post {p.id}"
 
 
 def company_feed(

@@ -310,6 +310,41 @@ SCHEMAS = {
 }
 
 
+SCHEMAS["ApiIndex"] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "version": {"type": "string"},
+        "endpoints": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "method": {"type": "string", "enum": ["GET", "POST"]},
+                    "summary": {"type": "string"},
+                },
+            },
+        },
+        "links": _LINKS,
+    },
+}
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def operations(spec: dict | None = None) -> list[dict]:
+    """Every operation of the OpenAPI description, in its order: path, method, summary and the
+    operation itself (parameters, request body, responses). /api/v1 and the docs page list these."""
+    spec = spec or openapi_spec()
+    return [
+        {"path": path, "method": method.upper(), "summary": op.get("summary", ""), "operation": op}
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
 def openapi_spec() -> dict:
     return {
         "openapi": "3.0.3",
@@ -321,6 +356,13 @@ def openapi_spec() -> dict:
         },
         "servers": [{"url": "/"}],
         "paths": {
+            "/api/v1/": {
+                "get": {
+                    "summary": "This API's endpoints, with links to this description and its docs page",
+                    "description": "Also answers at /api/v1 (no trailing slash).",
+                    "responses": {"200": _ok(_ref("ApiIndex"))},
+                }
+            },
             "/api/v1/search": {
                 "get": {
                     "summary": "Hybrid full-text + semantic search",

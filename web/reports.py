@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -9,7 +10,7 @@ from flask import g
 
 from complaintwatch.models import Incident, Post, SearchFilters
 from indexer.stance import STANCES
-from indexer.store.base import CompanyCounts
+from indexer.store.base import CompanyCounts, ComplaintReply
 
 from .charts import month_range
 from .services import setting, store
@@ -42,6 +43,7 @@ class IncidentRow:
     last_seen: datetime | None
     monthly: dict[str, int]
     trend: Trend
+    share: float | None = None  # of the company's complaints (stories counted once), 0..1
 
     @property
     def label(self) -> str:
@@ -62,10 +64,92 @@ class CompanyReport:
     # posts not classified yet): praise and questions are shown apart from the
     # recurring failures, which count complaints only
     stances: dict[str, int] = field(default_factory=dict)
+    responses: Responses | None = None  # reply rate, response time, unanswered complaints
+    timeline: Timeline | None = None  # complaints and company replies per month
 
     @property
     def reply_share(self) -> float | None:
         return self.replied / self.threads if self.threads else None
+
+
+@dataclass(slots=True)
+class Responses:
+    """How the company answers its complaints (Store.company_complaint_replies):
+    complaints that got a company reply in their thread, the median time from
+    a complaint to its first company reply, and the newest unanswered ones."""
+
+    complaints: int
+    answered: int
+    median_response_hours: float | None
+    unanswered: list[ComplaintReply]  # newest first, at most UNANSWERED_ON_COMPANY
+    unanswered_total: int
+
+    @property
+    def reply_rate(self) -> float | None:
+        return self.answered / self.complaints if self.complaints else None
+
+    @property
+    def median_response_label(self) -> str:
+        h = self.median_response_hours
+        if h is None:
+            return "—"
+        if h < 48:
+            return f"{h:g} h"
+        return f"{h / 24:.1f} days"
+
+
+UNANSWERED_ON_COMPANY = 10
+
+
+def responses(complaints: list[ComplaintReply], limit: int = UNANSWERED_ON_COMPANY) -> Responses:
+    hours = [
+        max(0.0, (c.first_reply_at - c.published_at).total_seconds() / 3600)
+        for c in complaints
+        if c.replied and c.first_reply_at is not None and c.published_at is not None
+    ]
+    unanswered = sorted(
+        (c for c in complaints if not c.replied),
+        key=lambda c: (
+            c.published_at is not None,
+            c.published_at or datetime.min.replace(tzinfo=timezone.utc),
+            c.post_id,
+        ),
+        reverse=True,
+    )
+    return Responses(
+        len(complaints),
+        sum(1 for c in complaints if c.replied),
+        round(statistics.median(hours), 1) if hours else None,
+        unanswered[:limit],
+        len(unanswered),
+    )
+
+
+@dataclass(slots=True)
+class Timeline:
+    months: list[str]
+    complaints: dict[str, int]  # "YYYY-MM" -> complaints (a story posted on several URLs once)
+    replies: dict[str, int]  # "YYYY-MM" -> the company's own replies
+
+
+def timeline(complaints: list[ComplaintReply], replies: dict[str, int], on: date) -> Timeline:
+    first: dict[str, datetime] = {}  # a story posted on several URLs counts once, when first seen
+    for c in complaints:
+        if c.published_at is not None and (c.content_hash not in first or c.published_at < first[c.content_hash]):
+            first[c.content_hash] = c.published_at
+    monthly: dict[str, int] = {}
+    for when in first.values():
+        monthly[when.strftime("%Y-%m")] = monthly.get(when.strftime("%Y-%m"), 0) + 1
+    used = [m for m, n in (*monthly.items(), *replies.items()) if n]
+    current = f"{on.year:04d}-{on.month:02d}"
+    months = month_range(min(min(used), current), max(max(used), current)) if used else []
+    return Timeline(months, monthly, {m: n for m, n in replies.items() if n})
+
+
+def story_count(complaints: list[ComplaintReply]) -> int:
+    """The company's complaints with a story posted on several URLs counted once
+    (as in Store.company_incident_stats): the base of incident types' shares."""
+    return len({c.content_hash for c in complaints})
 
 
 def company_post_count(company: str) -> int | None:
@@ -129,8 +213,22 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
     rows, months = incident_rows(company, on)
     threads, replied = s.company_reply_stats(company)
     latest = s.latest_posts(SearchFilters(company=company), limit=setting("LATEST_ON_COMPANY"))
+    complaints = s.company_complaint_replies(company)
+    total = story_count(complaints)
+    for r in rows:
+        r.share = r.count / total if total else None
     return CompanyReport(
-        company, post_count, rows, months, threads, replied, latest, counts_for(company), stance_counts(company)
+        company,
+        post_count,
+        rows,
+        months,
+        threads,
+        replied,
+        latest,
+        counts_for(company),
+        stance_counts(company),
+        responses(complaints),
+        timeline(complaints, s.company_reply_months(company), on),
     )
 
 

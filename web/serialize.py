@@ -119,6 +119,7 @@ def incident_row_dict(r: IncidentRow) -> dict:
         "recent_count": r.trend.recent,
         "expected_recent": round(r.trend.expected, 2),
         "monthly": dict(sorted(r.monthly.items())),
+        "share": None if r.share is None else round(r.share, 4),  # of the company's complaints
     }
 
 
@@ -133,8 +134,46 @@ def company_dict(rep: CompanyReport, incidents: dict[int, Incident]) -> dict:
             "threads_with_company_reply": rep.replied,
             "share": None if rep.reply_share is None else round(rep.reply_share, 4),
         },
+        **responses_dict(rep),
+        "timeline": timeline_dict(rep),
         "latest_posts": [post_dict(p, incidents) for p in rep.latest],
     }
+
+
+def responses_dict(rep: CompanyReport) -> dict:
+    """reply_rate: the company's complaints with a company reply in their thread
+    (0..1); median_response_hours: complaint to first company reply; unanswered:
+    the newest complaints without one."""
+    r = rep.responses
+    if r is None:
+        return {}
+    return {
+        "complaints_answered": r.answered,
+        "complaints_considered": r.complaints,
+        "reply_rate": None if r.reply_rate is None else round(r.reply_rate, 4),
+        "median_response_hours": r.median_response_hours,
+        "unanswered_total": r.unanswered_total,
+        "unanswered": [
+            {
+                "id": c.post_id,
+                "url": c.url,
+                "title": strip_bidi(c.title),
+                "published_at": iso(c.published_at),
+                "incident_id": c.incident_id,
+                "page": url_for("posts.post", post_id=c.post_id, _external=True),
+            }
+            for c in r.unanswered
+        ],
+    }
+
+
+def timeline_dict(rep: CompanyReport) -> list[dict] | None:
+    t = rep.timeline
+    if t is None:
+        return None
+    return [
+        {"month": m, "complaints": t.complaints.get(m, 0), "company_replies": t.replies.get(m, 0)} for m in t.months
+    ]
 
 
 def incident_report_dict(rep: IncidentReport, incidents: dict[int, Incident]) -> dict:

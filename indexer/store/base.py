@@ -66,6 +66,24 @@ class CompanyCounts:
             self.comments += 1
 
 
+@dataclass(slots=True)
+class ComplaintReply:
+    """One of a company's complaints (an opening post or review by a customer,
+    stance "complaint" or not classified yet) and the company's answer in its
+    thread: ``replied`` when any company reply is in the thread (the posts
+    whose url or thread_url is the complaint's thread_url, or url), and the
+    earliest such reply's date (None when no reply carries one)."""
+
+    post_id: int
+    url: str
+    title: str
+    published_at: datetime | None
+    content_hash: str
+    incident_id: int | None
+    replied: bool = False
+    first_reply_at: datetime | None = None
+
+
 def rank_company_counts(counts: Iterable[CompanyCounts]) -> list[CompanyCounts]:
     """Most complaints first, then most posts, then by id."""
     return sorted(counts, key=lambda c: (-c.complaints, -c.posts, c.company))
@@ -190,6 +208,16 @@ class Store(abc.ABC):
         is the opening post's thread_url (or url); it has comments when it has
         a post besides the opening one; replied when any of its posts is a
         company reply."""
+
+    def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
+        """The company's complaints (ComplaintReply), each with whether and when
+        the company first replied in its thread; in no particular order."""
+        raise NotImplementedError
+
+    def company_reply_months(self, company: str) -> dict[str, int]:
+        """{"YYYY-MM": the company's own replies (is_company_reply, mentioning
+        it) published that month}; replies without a date are left out."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:

@@ -70,6 +70,7 @@ from ..stance import COMPLAINT, STANCES
 from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
+    ComplaintReply,
     IncidentStat,
     Store,
     TakedownMatcher,
@@ -1322,6 +1323,99 @@ class ElasticsearchStore(Store):
                     threads += n_roots[k]
                     replied += n_roots[k] if k in reply else 0
         return threads, replied
+
+    def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
+        # the complaints (opening posts by customers, stance complaint or none
+        # yet), then per chunk of their thread keys (thread_url, else url) the
+        # company replies in those threads: by thread_url aggregation, plus the
+        # reply at the key's url itself when its thread_url differs
+        query = {
+            "bool": {
+                "filter": [{"term": {"companies": company}}],
+                "must_not": [
+                    {"exists": {"field": "parent_url"}},
+                    {"term": {"is_company_reply": True}},
+                    {"terms": {"stance": NOT_COMPLAINTS}},
+                ],
+            }
+        }
+        source = ["id", "url", "title", "published_at", "content_hash", "incident_id", "thread_url"]
+        roots = [h["_source"] for hits in self._scan(query, source) for h in hits]
+        keys = sorted({src.get("thread_url") or src["url"] for src in roots})
+        replies: dict[str, int] = {}
+        first: dict[str, datetime] = {}
+
+        def seen(key: str, n: int, when: datetime | None) -> None:
+            replies[key] = replies.get(key, 0) + n
+            if when is not None and (key not in first or when < first[key]):
+                first[key] = when
+
+        for i in range(0, len(keys), _PAGE):
+            chunk = keys[i : i + _PAGE]
+            res = self.es.search(
+                index=self.alias,
+                size=0,
+                query={"bool": {"filter": [{"terms": {"thread_url": chunk}}, {"term": {"is_company_reply": True}}]}},
+                aggs={
+                    "t": {
+                        "terms": {"field": "thread_url", "size": len(chunk)},
+                        "aggs": {"first": {"min": {"field": "published_at"}}},
+                    }
+                },
+            )
+            for b in res["aggregations"]["t"]["buckets"]:
+                v = b["first"]["value"]
+                seen(
+                    b["key"],
+                    int(b["doc_count"]),
+                    datetime.fromtimestamp(v / 1000, tz=timezone.utc) if v is not None else None,
+                )
+            own = self.es.search(
+                index=self.alias,
+                query={"bool": {"filter": [{"terms": {"url": chunk}}, {"term": {"is_company_reply": True}}]}},
+                size=len(chunk),
+                source=["url", "thread_url", "published_at"],
+                track_total_hits=False,
+            )["hits"]["hits"]
+            for h in own:
+                src = h["_source"]
+                if src.get("thread_url") != src["url"]:
+                    seen(src["url"], 1, _dt(src.get("published_at")))
+        out = []
+        for src in roots:
+            key = src.get("thread_url") or src["url"]
+            out.append(
+                ComplaintReply(
+                    int(src["id"]),
+                    src["url"],
+                    src.get("title") or "",
+                    _dt(src.get("published_at")),
+                    src.get("content_hash") or "",
+                    src.get("incident_id"),
+                    replies.get(key, 0) > 0,
+                    first.get(key),
+                )
+            )
+        return out
+
+    def company_reply_months(self, company: str) -> dict[str, int]:
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query={"bool": {"filter": [{"term": {"companies": company}}, {"term": {"is_company_reply": True}}]}},
+            aggs={
+                "m": {
+                    "date_histogram": {
+                        "field": "published_at",
+                        "calendar_interval": "month",
+                        "format": "yyyy-MM",
+                        "min_doc_count": 1,
+                        "time_zone": "UTC",
+                    }
+                }
+            },
+        )
+        return {b["key_as_string"]: int(b["doc_count"]) for b in res["aggregations"]["m"]["buckets"]}
 
     def _counts(self, field: str, query: dict[str, Any] | None = None, exclude: list[str] | None = None):
         terms: dict[str, Any] = {"field": field, "size": 10_000, "order": [{"_count": "desc"}, {"_key": "asc"}]}

@@ -35,6 +35,7 @@ from ..stance import COMPLAINT
 from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
+    ComplaintReply,
     IncidentStat,
     Store,
     TakedownMatcher,
@@ -655,6 +656,32 @@ class SQLiteStore(Store):
             (company,),
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
+        rows = self.db.execute(
+            "WITH roots AS ("
+            "  SELECT p.id, p.url, p.title, p.published_at, p.content_hash, p.incident_id,"
+            "  coalesce(p.thread_url, p.url) AS t FROM posts p JOIN post_companies c ON c.post_id = p.id"
+            "  WHERE c.company = ? AND p.parent_url IS NULL AND NOT p.is_company_reply"
+            "  AND (p.stance IS NULL OR p.stance = ?))"
+            " SELECT r.id, r.url, r.title, r.published_at, r.content_hash, r.incident_id,"
+            " (SELECT count(*) FROM posts m WHERE (m.thread_url = r.t OR m.url = r.t)"
+            "  AND m.is_company_reply AND m.id != r.id) AS replies,"
+            " (SELECT min(m.published_at) FROM posts m WHERE (m.thread_url = r.t OR m.url = r.t)"
+            "  AND m.is_company_reply AND m.id != r.id) AS first_reply"
+            " FROM roots r",
+            (company, COMPLAINT),
+        ).fetchall()
+        return [ComplaintReply(r[0], r[1], r[2], _dt(r[3]), r[4], r[5], bool(r[6]), _dt(r[7])) for r in rows]
+
+    def company_reply_months(self, company: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT substr(p.published_at, 1, 7) AS month, count(*) FROM posts p"
+            " JOIN post_companies c ON c.post_id = p.id"
+            " WHERE c.company = ? AND p.is_company_reply AND p.published_at IS NOT NULL GROUP BY month",
+            (company,),
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
 
     def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:
         rows = self.db.execute(

@@ -6,11 +6,10 @@ from flask import Blueprint, Response, abort, render_template, url_for
 
 from complaintwatch.models import SearchFilters
 
-from ..charts import bar_chart, sparkline
+from ..charts import sparkline, timeline_chart
 from ..feeds import company_feed
 from ..reports import company_counts, company_post_count, company_report, incidents_by_id
 from ..services import company_name, setting, store
-from ..trends import RULE
 
 bp = Blueprint("companies", __name__)
 
@@ -31,11 +30,17 @@ def _known(company_id: str) -> int:
 @bp.get("/company/<company_id>")
 def company(company_id: str):
     report = company_report(company_id, _known(company_id))
+    # one mention timeline (complaints and the company's replies on one scale);
+    # per incident type only a sparkline in its table row
+    tl = report.timeline
+    timeline = timeline_chart(
+        tl.complaints,
+        tl.replies,
+        tl.months,
+        title=f"{company_name(company_id)}: complaints and company replies per month",
+    )
     charts = {
-        r.incident_id: (
-            bar_chart(r.monthly, report.months, title=f"{r.label}: posts per month", highlight_last=RULE.recent_months),
-            sparkline(r.monthly, report.months[-24:], title=f"{r.label}: last 24 months"),
-        )
+        r.incident_id: sparkline(r.monthly, report.months[-24:], title=f"{r.label}: last 24 months")
         for r in report.rows
     }
     watches = {
@@ -47,6 +52,7 @@ def company(company_id: str):
         "company.html",
         report=report,
         charts=charts,
+        timeline=timeline,
         incidents=incidents_by_id(),
         company_id=company_id,
         watches=watches,

@@ -19,9 +19,12 @@ def post(post_id: int):
     thread = store().thread(p.thread_url or p.url)
     if not any(t.id == p.id for t in thread):
         thread = [p, *thread]
+    # a comment's page is headed by the comment and links to its thread's opening post (when stored)
+    root = next((t for t in thread if t.position == 0 and not t.is_comment), None) if p.is_comment else None
     return render_template(
         "post.html",
         post=p,
+        thread_root=root,
         thread=thread if len(thread) > 1 else [],
         incidents=incidents_by_id(),
         company_replied=any(t.is_company_reply for t in thread),
