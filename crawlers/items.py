@@ -27,3 +27,4 @@ class PostItem:
     is_company_reply: bool | None = None  # set when the page says so outright
     company_hint: str | None = None  # e.g. the reviewed company on a review page
     rating: int | None = None  # 1..5 stars a review gives, where the site shows them
+    labels: list[str] | None = None  # thread prefixes/labels shown beside the title ("Gelöst", "Frage")

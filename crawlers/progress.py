@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
-from scrapy import signals
+from scrapy import Request, signals
+
+# request.meta key: the start URL a request descends from (set on start
+# requests, handed down to every request a page yields).
+START_URL = "cw_start_url"
+START_POSTS = "complaintwatch/start_posts/"  # + start URL: posts found under it
+START_UNRECOGNISED = "complaintwatch/start_unrecognised/"  # + start URL: pages with no posts recognised
 
 
 class CrawlProgress:
@@ -34,6 +42,9 @@ class CrawlProgress:
 
     def item_scraped(self, item, response, spider):
         self.items += 1
+        start = response.meta.get(START_URL) if response is not None and response.request is not None else None
+        if start and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(START_POSTS + start)
         self._tick(spider)
 
     def _tick(self, spider, force: bool = False) -> None:
@@ -47,6 +58,49 @@ class CrawlProgress:
 
     def spider_closed(self, spider, reason):
         self._tick(spider, force=True)
+
+
+class StartUrlMiddleware:
+    """Spider middleware: tags every request with the start URL it descends
+    from, so the summary can say how many posts each start URL gave (every
+    start URL is listed, with 0 when nothing came of it)."""
+
+    def __init__(self, crawler):
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for obj in start:
+            if isinstance(obj, Request):
+                url = obj.meta.setdefault(START_URL, obj.url)
+                self.stats.inc_value(START_POSTS + url, 0)
+            yield obj
+
+    @staticmethod
+    def _tag(response, obj: Any) -> Any:
+        if isinstance(obj, Request) and START_URL not in obj.meta and (start := response.meta.get(START_URL)):
+            obj.meta[START_URL] = start
+        return obj
+
+    def process_spider_output(self, response, result: Iterable[Any], spider=None) -> Iterable[Any]:
+        for obj in result:
+            yield self._tag(response, obj)
+
+    async def process_spider_output_async(self, response, result: AsyncIterator[Any], spider=None):
+        async for obj in result:
+            yield self._tag(response, obj)
+
+
+def start_url_posts(stats: dict) -> list[tuple[str, int, int]]:
+    """(start URL, posts found, pages with no posts recognised) per start URL."""
+    return [
+        (key[len(START_POSTS) :], int(n or 0), int(stats.get(START_UNRECOGNISED + key[len(START_POSTS) :], 0) or 0))
+        for key, n in stats.items()
+        if isinstance(key, str) and key.startswith(START_POSTS)
+    ]
 
 
 # (label, stats key): every kind of skip, each also logged at INFO or above
@@ -81,8 +135,9 @@ def skip_counts(stats: dict) -> dict[str, int]:
 
 
 def summary_lines(stats: dict) -> list[str]:
-    """The crawl summary the CLI prints: pages and posts, then the skips by
-    kind and the bounds that stopped part of the crawl (only non-zero ones)."""
+    """The crawl summary the CLI prints: pages and posts, the skips by kind,
+    posts found per start URL (a 0 says why where it is known), and the bounds
+    that stopped part of the crawl (only non-zero ones)."""
     skips = skip_counts(stats)
     lines = [
         f"crawled {stats.get('response_received_count', 0)} pages: "
@@ -91,6 +146,13 @@ def summary_lines(stats: dict) -> list[str]:
     ]
     if any(skips.values()):
         lines.append("skipped: " + ", ".join(f"{n} {label}" for label, n in skips.items() if n))
+    for url, posts, unrecognised in start_url_posts(stats):
+        if posts:
+            lines.append(f"{url}: {posts} post{'s' * (posts != 1)}")
+        elif unrecognised:
+            lines.append(f"{url}: 0 posts: no posts recognised (engine unknown)")
+        else:
+            lines.append(f"{url}: 0 posts (see skipped)" if any(skips.values()) else f"{url}: 0 posts")
     bounds = [(label, int(stats.get(key, 0) or 0), unit) for label, key, unit in BOUNDS]
     if any(n for _, n, _ in bounds):
         lines.append(

@@ -45,6 +45,8 @@ SPIDER_MIDDLEWARES = {
     "crawlers.middlewares.PaginationBoundsMiddleware": 20,
     # posts only under the crawled site, no javascript:/data:/vbscript: URLs (crawlers/sitebound.py)
     "crawlers.sitebound.SiteBoundMiddleware": 30,
+    # every request knows its start URL: the summary counts posts per start URL (crawlers/progress.py)
+    "crawlers.progress.StartUrlMiddleware": 40,
 }
 
 # Never fetch a URL on the store's takedown list; a page over DOWNLOAD_MAXSIZE

@@ -47,7 +47,7 @@ from parsel import Selector
 
 from crawlers.extraction.dates import page_year, parse_published, year_less
 from crawlers.extraction.metadata import page_meta
-from crawlers.extraction.text import clean_lines, main_text, node_text
+from crawlers.extraction.text import clean_lines, main_text, node_text, title_and_labels
 
 log = logging.getLogger(__name__)
 
@@ -607,7 +607,7 @@ def page_title(sel: Selector) -> str:
     for q in ('meta[property="og:title"]::attr(content)', "h1 ::text", "title::text"):
         got = " ".join(" ".join(sel.css(q).getall()).split()) if q != "h1 ::text" else ""
         if q == "h1 ::text" and (h1 := sel.css("h1")):
-            got = " ".join(" ".join(h1[0].css("::text").getall()).split())
+            got = title_and_labels(h1[0])[0]  # thread prefixes/labels are not the title
         if got:
             return got
     return ""

@@ -11,6 +11,8 @@ import trafilatura
 from lxml import etree
 from parsel import Selector
 
+from indexer.language import language_scores
+
 log = logging.getLogger(__name__)
 
 _BLOCK = frozenset(
@@ -62,6 +64,43 @@ def normalize_ws(text: str) -> str:
 def css_text(sel: Selector, query: str) -> str:
     """All text a CSS query selects, joined and whitespace-normalised ("" when none)."""
     return " ".join(" ".join(sel.css(query).getall()).split())
+
+
+# Thread prefixes and labels forums put inside the title heading (XenForo 2
+# ".label"/".labelLink", XenForo 1 ".prefix", vBulletin "#thread_prefix_…",
+# Discourse/Flarum/NodeBB tag and badge spans).
+TITLE_LABELS = ", ".join(
+    (".label", ".labelLink", ".label-append", ".prefix", "[id^='thread_prefix']", ".topic-prefix", ".badge", ".tag")
+)
+
+
+def title_and_labels(heading: Selector) -> tuple[str, list[str]]:
+    """A title heading's own text, and the prefix/label texts inside it kept
+    apart ("[Gelöst] Title" -> ("Title", ["Gelöst"]))."""
+    root = copy.deepcopy(heading.root)
+    labels = []
+    for node in Selector(root=root).css(TITLE_LABELS):
+        el = node.root
+        if el is root or el.getparent() is None:
+            continue
+        text = " ".join(" ".join(node.css("::text").getall()).split())
+        if text and not any(text == known for known in labels):
+            labels.append(text)
+        _remove_keep_tail(el)
+    title = " ".join(" ".join(Selector(root=root).css("::text").getall()).split())
+    return title, labels
+
+
+def _remove_keep_tail(el) -> None:
+    parent, tail = el.getparent(), el.tail or ""
+    if parent is None:
+        return
+    prev = el.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(el)
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -202,12 +241,14 @@ def declared_language(sel: Selector, text: str = "") -> str | None:
     ]
     for raw in candidates:
         if raw and (m := _LANG_TAG.match(raw.strip().split(",")[0].strip())):
-            return language_if_plausible(m[1].lower(), text)
+            return _script_plausible(m[1].lower(), text)
     return None
 
 
-def language_if_plausible(lang: str | None, text: str) -> str | None:
-    """Keep a declared language unless the text's script contradicts it."""
+def _script_plausible(lang: str | None, text: str) -> str | None:
+    """`lang` normalised to its primary subtag, or None when absent or when the
+    script of `text` contradicts it (Cyrillic text under a Latin-script language
+    or the reverse)."""
     if not lang:
         return None
     lang = lang.lower().split("-")[0].split("_")[0]
@@ -218,3 +259,43 @@ def language_if_plausible(lang: str | None, text: str) -> str | None:
         if (share > 0.5 and not cyrillic_lang) or (share < 0.1 and cyrillic_lang):
             return None
     return lang
+
+
+# Language from a post's own text: identified once it has this many letters, and
+# taken over the declared one when the model is this sure of it and gives the
+# declared language almost nothing (short or mixed texts keep the declared one).
+_DETECT_MIN_LETTERS = 25
+_DETECT_CONFIDENT = 0.5
+_DECLARED_STILL_LIKELY = 0.05
+_PARAGRAPH_MIN_LETTERS = 15
+
+
+def language_if_plausible(lang: str | None, text: str) -> str | None:
+    """The language of a post's `text`, with the page's declared `lang` only as
+    the tie-breaker: a page declaring en-US around a German post gives "de".
+    The declared language stands when the text is too short or ambiguous to
+    say (the model still gives it a fair chance), and is dropped when the
+    text's script contradicts it. None when nothing is declared (or it is
+    dropped): the item pipeline then identifies the language from the title
+    and text."""
+    declared = _script_plausible(lang, text)
+    if not declared or len(_LETTER.findall(text[:3000])) < _DETECT_MIN_LETTERS:
+        return declared  # None: the pipeline identifies it from the title and text
+    scores = language_scores(text)
+    best = max(scores, key=scores.__getitem__)
+    if declared and (declared == best or scores.get(declared, 0.0) >= _DECLARED_STILL_LIKELY):
+        return declared
+    if scores[best] >= _DETECT_CONFIDENT and not _written_partly_in(declared, text):
+        return best
+    return declared
+
+
+def _written_partly_in(lang: str, text: str) -> bool:
+    """Whether a paragraph of `text` reads as `lang`: a post that is mostly a
+    pasted quote or manual in another language keeps the author's own one."""
+    for para in re.split(r"\n\s*\n", text[:5000]):
+        if len(_LETTER.findall(para)) >= _PARAGRAPH_MIN_LETTERS:
+            scores = language_scores(para)
+            if max(scores, key=scores.__getitem__) == lang and scores[lang] >= _DETECT_CONFIDENT:
+                return True
+    return False

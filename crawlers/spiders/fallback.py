@@ -21,6 +21,7 @@ from scrapy.http import Response
 from crawlers.extraction.generic import GenericPost, GenericThread, extract_thread
 from crawlers.extraction.text import declared_language, language_if_plausible
 from crawlers.items import PostItem
+from crawlers.progress import START_UNRECOGNISED, START_URL
 
 if TYPE_CHECKING:
     from crawlers.spiders.base import BaseSpider
@@ -116,3 +117,5 @@ def generic_items(
 def unrecognised(spider: BaseSpider, response: Response) -> None:
     spider.logger.warning("no posts recognised (engine unknown) %s", response.url)
     spider._stat("no_posts_recognised")
+    if start := response.meta.get(START_URL):
+        spider._stat(START_UNRECOGNISED.removeprefix("complaintwatch/") + start)

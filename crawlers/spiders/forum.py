@@ -23,7 +23,14 @@ from parsel import Selector
 from scrapy.http import Request, Response
 
 from crawlers.extraction.encoding import response_text
-from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
+from crawlers.extraction.text import (
+    clean_lines,
+    css_text,
+    declared_language,
+    language_if_plausible,
+    node_text,
+    title_and_labels,
+)
 from crawlers.items import PostItem
 from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider, strip_session, without_fragment
@@ -175,6 +182,21 @@ _TITLE = (
     "h1 ::text",
     "title::text",
 )
+
+
+def _thread_title(sel: Selector) -> tuple[str, list[str]]:
+    """The thread's title, with its prefixes/labels ("Gelöst", "Frage") apart."""
+    for query in _TITLE:
+        if query.endswith(" ::text"):
+            for heading in sel.css(query.removesuffix(" ::text")):
+                title, labels = title_and_labels(heading)
+                if title:
+                    return title, labels
+        elif got := _join(sel, query):
+            return got, []
+    return "", []
+
+
 _THREAD_LINKS = (
     ".structItem-title a[href*='threads/']::attr(href)",  # XenForo 2
     "h3.title a[href*='threads/']::attr(href)",  # XenForo 1
@@ -244,7 +266,7 @@ class ForumSpider(BaseSpider):
             # rel=start names page 1 of the thread, unless it points off-site (own_link logs that)
             start = self.own_link(response, sel.css('link[rel="start"]::attr(href), a[rel="start"]::attr(href)').get())
             thread_url = strip_session(start) if start else thread_root_url(self.page_url(response))
-        title = next((t for q in _TITLE if (t := _join(sel, q))), "")
+        title, labels = _thread_title(sel)
         declared = declared_language(sel)
         languages = [declared] if declared else None
         position = next_position
@@ -256,6 +278,7 @@ class ForumSpider(BaseSpider):
             item = self.new_item(
                 url,
                 title=title,  # later pages have no root post: keep the thread's title on every message
+                labels=labels or None,
                 text=text,
                 author=msg.author,
                 published=self.date(msg.raw_date, languages),
