@@ -115,3 +115,34 @@ def store(request, tmp_path):
     yield s
     s.drop()
     s.close()
+
+
+# -- the web tests' dataset, server and browser (tests/browser_helpers.py) ------
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory, usem3):
+    """The hand-written web dataset in a fresh SQLite store, one per test module
+    (a module that needs more posts defines its own `ds`)."""
+    from tests.browser_helpers import build_dataset
+
+    d = build_dataset(tmp_path_factory.mktemp("web") / "t.db", usem3)
+    yield d
+    d.store.close()
+
+
+@pytest.fixture(scope="module")
+def server(ds):
+    from tests.browser_helpers import ServerThread
+    from web import create_app
+
+    with ServerThread(create_app(ds.store, ds.embedder)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.browser_helpers import chromium
+
+    with chromium() as b:
+        yield b

@@ -18,7 +18,7 @@ import pytest
 from complaintwatch.models import SavedSearch, SearchFilters
 from indexer.analysis import searchable_title, stems
 from indexer.query import parse_query
-from tests.browser_helpers import _posts, build_dataset
+from tests.browser_helpers import _posts
 from tests.clock import NOW
 from web import create_app
 
@@ -100,13 +100,6 @@ def test_vector_constraints_combine_with_filters_and_dates(filled):
 
 
 # -- the web app on the real SQLite dataset ------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory, usem3):
-    d = build_dataset(tmp_path_factory.mktemp("exact") / "t.db", usem3)
-    yield d
-    d.store.close()
 
 
 @pytest.fixture(scope="module")

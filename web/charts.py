@@ -68,16 +68,8 @@ def bar_chart(
         ' stroke="#999" stroke-width="1"/>',
     ]
     if not months or peak == 0:
-        out.append(
-            f'<text class="empty" x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}"'
-            ' text-anchor="middle" fill="#888" font-size="12">no data</text>'
-        )
-        out.append("</svg>")
-        return Markup("".join(out))
-    out.append(
-        f'<text class="ylabel" x="{left - 4}" y="{top + 9}" text-anchor="end" fill="#666" font-size="10">{peak}</text>'
-        f'<text class="ylabel" x="{left - 4}" y="{top + plot_h}" text-anchor="end" fill="#666" font-size="10">0</text>'
-    )
+        return _no_data(out, left + plot_w / 2, top + plot_h / 2)
+    out.append(_y_labels(left, top, plot_h, peak))
     step = plot_w / len(months)
     gap = 1 if step >= 3 else 0
     years_every = max(1, round(len(months) / 12 / 8))  # at most ~8 year labels
@@ -93,12 +85,7 @@ def bar_chart(
                 f'<rect class="{cls}" x="{_fmt(x)}" y="{_fmt(top + plot_h - h)}" width="{_fmt(max(step - gap, 0.5))}"'
                 f' height="{_fmt(h)}" fill="{fill}"><title>{xml_text(m)}: {count}</title></rect>'
             )
-        year, mon = m.split("-")[:2]
-        if (mon == "01" and int(year) % years_every == 0) or i == 0:
-            out.append(
-                f'<text class="xlabel" x="{_fmt(x)}" y="{height - 6}" fill="#666" font-size="10">'
-                f"{xml_text(year)}</text>"
-            )
+        out.append(_year_label(m, i, years_every, x, height))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -170,16 +157,8 @@ def timeline_chart(
         f'<text x="{left + 104}" y="13">company replies</text></g>',
     ]
     if not months or peak == 0:
-        out.append(
-            f'<text class="empty" x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}"'
-            ' text-anchor="middle" fill="#888" font-size="12">no data</text>'
-        )
-        out.append("</svg>")
-        return Markup("".join(out))
-    out.append(
-        f'<text class="ylabel" x="{left - 4}" y="{top + 9}" text-anchor="end" fill="#666" font-size="10">{peak}</text>'
-        f'<text class="ylabel" x="{left - 4}" y="{top + plot_h}" text-anchor="end" fill="#666" font-size="10">0</text>'
-    )
+        return _no_data(out, left + plot_w / 2, top + plot_h / 2)
+    out.append(_y_labels(left, top, plot_h, peak))
     step = plot_w / len(months)
     gap = 1 if step >= 3 else 0
     bar_w = max((step - gap) / 2, 0.25)
@@ -197,11 +176,30 @@ def timeline_chart(
                     f' width="{_fmt(bar_w)}" height="{_fmt(h)}" fill="{fill}">'
                     f"<title>{xml_text(m)}: {count} {what}</title></rect>"
                 )
-        year, mon = m.split("-")[:2]
-        if (mon == "01" and int(year) % years_every == 0) or i == 0:
-            out.append(
-                f'<text class="xlabel" x="{_fmt(x)}" y="{height - 6}" fill="#666" font-size="10">'
-                f"{xml_text(year)}</text>"
-            )
+        out.append(_year_label(m, i, years_every, x, height))
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _no_data(out: list[str], cx: float, cy: float) -> Markup:
+    """Close an empty chart with a "no data" note."""
+    out.append(
+        f'<text class="empty" x="{cx:.0f}" y="{cy:.0f}" text-anchor="middle" fill="#888" font-size="12">no data</text>'
+    )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _y_labels(left: int, top: int, plot_h: int, peak: int) -> str:
+    return (
+        f'<text class="ylabel" x="{left - 4}" y="{top + 9}" text-anchor="end" fill="#666" font-size="10">{peak}</text>'
+        f'<text class="ylabel" x="{left - 4}" y="{top + plot_h}" text-anchor="end" fill="#666" font-size="10">0</text>'
+    )
+
+
+def _year_label(month: str, i: int, years_every: int, x: float, height: int) -> str:
+    """The year under January (every `years_every` years) and under the first bar."""
+    year, mon = month.split("-")[:2]
+    if (mon == "01" and int(year) % years_every == 0) or i == 0:
+        return f'<text class="xlabel" x="{_fmt(x)}" y="{height - 6}" fill="#666" font-size="10">{xml_text(year)}</text>'
+    return ""
