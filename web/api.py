@@ -30,6 +30,7 @@ from .serialize import (
     story_source_dict,
 )
 from .services import setting, store
+from .suggest import company_suggestion
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -57,6 +58,7 @@ def search():
     )
     res = run_search(params)
     incs = incidents_by_id()
+    suggestion = company_suggestion(params)
     return jsonify(
         {
             "query": params.q,
@@ -69,6 +71,8 @@ def search():
             "total": res.total,
             "pages": res.pages,
             "has_next": res.has_next,
+            # the company the query names (null when none): its filter and page
+            "company_suggestion": suggestion.as_dict() if suggestion else None,
             "results": [
                 {
                     "post": post_dict(it.post, incs),

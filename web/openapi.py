@@ -304,6 +304,18 @@ SCHEMAS = {
             "total": {"type": "integer", "description": "Results (up to the result cap)."},
             "pages": {"type": "integer"},
             "has_next": {"type": "boolean"},
+            "company_suggestion": {
+                "type": "object",
+                "nullable": True,
+                "description": "The company the query names (resolved as the indexer does), or null: "
+                "its complaints and links to its filter (links.filter), page (links.html) and API (links.api).",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "complaints": {"type": "integer"},
+                    "links": _LINKS,
+                },
+            },
             "results": {"type": "array", "items": _ref("SearchResult")},
         },
     },

@@ -8,6 +8,7 @@ from ..params import parse_search_params
 from ..reports import company_counts, incidents_by_id
 from ..search import run_search
 from ..services import setting, store
+from ..suggest import company_suggestion
 
 bp = Blueprint("search", __name__)
 
@@ -33,6 +34,7 @@ def search():
         "search.html",
         params=params,
         result=result,
+        suggestion=company_suggestion(params),
         incidents=incidents_by_id(),
         companies=list(company_counts().values()),
         sites=s.sites(),
