@@ -3,11 +3,12 @@ headers and bodies (and a log of what was requested), and the real CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,7 @@ class Site:
     routes: dict[str, Route] = field(default_factory=dict)
     requested: list[str] = field(default_factory=list)
     url: str = ""
+    validators: bool = False  # ETag and Last-Modified, so Scrapy's RFC 2616 cache policy stores pages
 
 
 @contextmanager
@@ -70,6 +72,9 @@ def serve(site: Site) -> Iterator[Site]:
             self.send_header("Content-Type", route.content_type)
             if not route.streamed:
                 self.send_header("Content-Length", str(len(route.body)))
+            if site.validators:
+                self.send_header("ETag", '"' + hashlib.sha1(route.body).hexdigest() + '"')
+                self.send_header("Last-Modified", "Tue, 05 Mar 2024 10:00:00 GMT")
             self.end_headers()
             try:
                 for i in range(0, len(route.body), CHUNK):
@@ -90,8 +95,8 @@ def serve(site: Site) -> Iterator[Site]:
         server.server_close()
 
 
-def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def cli(*args: str, timeout: int = 300, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "complaintwatch", *args],
         capture_output=True,

