@@ -67,6 +67,7 @@ from ..analysis import searchable_title, stems
 from ..query import ParsedQuery, parse_query
 from ..snippets import snippet
 from ..stance import COMPLAINT, STANCES
+from .appstate_es import ESAppState
 from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
@@ -291,7 +292,7 @@ def _vec_json(v: np.ndarray) -> list[float]:
 
 
 # -- the store ------------------------------------------------------------
-class ElasticsearchStore(Store):
+class ElasticsearchStore(ESAppState, Store):
     def __init__(self, url: str, client=None, refresh: bool = True):
         self.url = url
         cfg = parse_es_url(url)
@@ -431,6 +432,7 @@ class ElasticsearchStore(Store):
             self._create_index(self.saved_index, mappings=SAVED_SEARCH_MAPPINGS, **small)
         if not es.indices.exists(index=self.takedowns_index):  # v4
             self._create_index(self.takedowns_index, mappings=TAKEDOWN_MAPPINGS, **small)
+        self._setup_state()  # app state: made on first open, no schema version needed
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise SchemaError(
@@ -487,6 +489,7 @@ class ElasticsearchStore(Store):
 
         indices = list(self.es.indices.get(index=f"{self.alias}-*", expand_wildcards="all"))
         indices += [self.incidents_index, self.meta_index, self.saved_index, self.takedowns_index]
+        indices += [self.state_index, self.blobs_index]
         for name in indices:
             try:
                 self.es.indices.delete(index=name)

@@ -32,6 +32,7 @@ from ..analysis import searchable_title, stemmed_text
 from ..query import constraints_fts5, parse_query, to_fts5
 from ..snippets import snippet
 from ..stance import COMPLAINT
+from .appstate_sqlite import SQLiteAppState
 from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
@@ -173,7 +174,7 @@ class SchemaError(RuntimeError):
     pass
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAppState, Store):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
