@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.clustering import IncidentModel, recurring_failures
+from indexer.clustering.recurring import recurring_from_counts
 from indexer.pipeline import embed_text
 from tests.corpora import load_ru_reviews
 
@@ -47,6 +48,22 @@ def test_fit_store_and_recurring_stats_agree(store, reviews, usem3, tmp_path):
         r = ours[iid]
         assert (r.count, r.first_seen, r.last_seen) == (s.count, s.first_seen, s.last_seen)
         assert {m: n for m, n in r.monthly.items() if n} == s.monthly
+
+    # one aggregation: the store's counts give the same recurring failures, trends included, as the raw rows
+    as_of = max(p.published_at for p in stored if p.published_at)
+    from_rows = recurring_failures(
+        ((c, res.assignment[p.id], p.published_at) for p in stored for c in p.companies), as_of=as_of
+    )
+    from_store = recurring_from_counts(
+        store.company_incident_stats("gazprombank"),
+        {"gazprombank": store.company_complaint_months("gazprombank")},
+        as_of,
+    )
+
+    def key(r):
+        return (r.company, r.incident_id, r.count, r.trend, r.label, r.recent, r.baseline, round(r.expected_recent, 9))
+
+    assert [key(r) for r in from_store] == [key(r) for r in from_rows if r.company == "gazprombank"]
 
     # the model saved beside the database serves the next run
     path = tmp_path / "store.db.incidents.npz"

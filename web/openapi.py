@@ -147,7 +147,10 @@ SCHEMAS = {
             "first_seen": _NULLABLE_DT,
             "last_seen": _NULLABLE_DT,
             "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady", "too_little_data"]},
-            "recent_count": {"type": "integer", "description": "Posts in the last 6 months."},
+            "recent_count": {
+                "type": "integer",
+                "description": "Posts in the recent window of the trend rule: the last 3 months, the current one included.",
+            },
             "expected_recent": {"type": "number", "description": "Earlier monthly average x 6."},
             "monthly": {
                 "type": "object",

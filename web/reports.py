@@ -9,12 +9,13 @@ from datetime import date, datetime, timezone
 from flask import g
 
 from complaintwatch.models import Incident, Post, SearchFilters
+from indexer.clustering.recurring import recurring_from_counts
 from indexer.stance import STANCES
 from indexer.store.base import CompanyCounts, ComplaintReply
 
 from .charts import month_range
 from .services import setting, store
-from .trends import Trend, trend_details
+from .trends import RULE, Trend
 
 
 def today() -> date:
@@ -184,22 +185,20 @@ def incident_rows(
     count (Store.company_incident_stats leaves praise and questions out, and
     the indexer gives them no incident type), trends' baseline volume included."""
     incs = incidents_by_id() if incs is None else incs
-    stats = store().company_incident_stats(company)
-    volume: dict[str, int] = {}  # the company's own baseline: all its typed posts per month
-    for st in stats:
-        for m, n in st.monthly.items():
-            volume[m] = volume.get(m, 0) + n
+    s = store()
+    stats = s.company_incident_stats(company)
+    found = recurring_from_counts(stats, {company: s.company_complaint_months(company)}, on, RULE)
     rows = [
         IncidentRow(
-            st.incident_id,
-            incs.get(st.incident_id),
-            st.count,
-            st.first_seen,
-            st.last_seen,
-            dict(st.monthly),
-            trend_details(st.monthly, on, volume),
+            r.incident_id,
+            incs.get(r.incident_id),
+            r.count,
+            r.first_seen,
+            r.last_seen,
+            {m: n for m, n in r.monthly.items() if n},
+            Trend(r.label, r.recent, r.expected_recent),
         )
-        for st in stats
+        for r in found
     ]
     all_months = [m for r in rows for m, n in r.monthly.items() if n]
     current = f"{on.year:04d}-{on.month:02d}"

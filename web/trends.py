@@ -8,13 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from indexer.clustering.recurring import (
+    TOO_LITTLE_DATA,
+    TrendRule,
+    classify,
+    month_index,
+    recurring_from_counts,
+)
 from indexer.clustering.recurring import Trend as _Trend
-from indexer.clustering.recurring import TrendRule, classify, month_index, monthly_trend
 
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
-# "steady" on a handful of posts says nothing: too few recent posts for a rise
-# (RULE.min_recent) and too few before them for a fall (RULE.min_baseline)
-TOO_LITTLE_DATA = "too_little_data"
 RULE = TrendRule()
 
 # Alerts: a spike is the same "rising" rule (x2 what the baseline predicts, and
@@ -47,21 +50,22 @@ class Trend:
     expected: float  # what the company's own baseline predicts for that window
 
 
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    monthly: Mapping[str, int]
+    company: str = ""
+    incident_id: int = 0
+    count: int = 0
+    first_seen: None = None
+    last_seen: None = None
+
+
 def trend_details(monthly: Mapping[str, int], today: date, company_monthly: Mapping[str, int] | None = None) -> Trend:
     """Classify one incident type's monthly counts ('YYYY-MM' -> n) against the
-    company's monthly volume (default: the same counts) as of ``today``."""
-    trend, recent, expected = monthly_trend(monthly, company_monthly or monthly, today, RULE)
-    label = str(trend)
-    if label == STEADY and recent < RULE.min_recent and _baseline(monthly, today) < RULE.min_baseline:
-        label = TOO_LITTLE_DATA  # neither a rise nor a fall could show on so few posts
-    return Trend(label, recent, expected)
-
-
-def _baseline(monthly: Mapping[str, int], today: date) -> int:
-    """Posts in the baseline window: the RULE.baseline_months before the recent window."""
-    recent_start = month_index(today) - RULE.recent_months + 1
-    base_start = recent_start - RULE.baseline_months
-    return sum(n for m, n in monthly.items() if n > 0 and base_start <= month_index(m) < recent_start)
+    company's monthly volume (default: the same counts) as of ``today``, by
+    the one aggregation (indexer.clustering.recurring_from_counts)."""
+    (r,) = recurring_from_counts([_Counts(monthly)], {"": company_monthly or monthly}, today, RULE)
+    return Trend(r.label, r.recent, r.expected_recent)
 
 
 def classify_trend(monthly: Mapping[str, int], today: date, company_monthly: Mapping[str, int] | None = None) -> str:

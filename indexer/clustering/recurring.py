@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 COMPLAINT = "complaint"  # indexer.stance.COMPLAINT (not imported: this module stays a pure function)
+TOO_LITTLE_DATA = "too_little_data"
 
 
 def counts_as_complaint(stance: str | None) -> bool:
@@ -55,6 +57,26 @@ class RecurringFailure:
     baseline: int = 0  # posts in the baseline window
     expected_recent: float = 0.0  # baseline scaled by the company's recent / baseline volume
     trend: Trend = Trend.STEADY
+    rule: TrendRule = field(default_factory=TrendRule, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The trend, or "too_little_data": "steady" on a handful of posts says
+        nothing (too few recent posts for a rise, too few before them for a fall)."""
+        if self.trend == Trend.STEADY and self.recent < self.rule.min_recent and self.baseline < self.rule.min_baseline:
+            return TOO_LITTLE_DATA
+        return str(self.trend)
+
+
+class IncidentCounts(Protocol):
+    """What a store reports per company x incident type (indexer.store.base.IncidentStat)."""
+
+    company: str
+    incident_id: int
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    monthly: Mapping[str, int]
 
 
 def _month_key(i: int) -> str:
@@ -124,63 +146,94 @@ def monthly_trend(
     return trend, recent, expected
 
 
-def recurring_failures(
-    rows: Iterable[Sequence],
-    as_of: datetime | None = None,
+def recurring_from_counts(
+    counts: Iterable[IncidentCounts],
+    volume: Mapping[str, Mapping[str, int]],
+    as_of: date | datetime | None,
     rule: TrendRule | None = None,
 ) -> list[RecurringFailure]:
-    """One entry per (company, incident id) that has posts, per company largest
-    first. Rows are (company, incident id, published_at) or (company, incident
-    id, published_at, stance); rows whose stance is not a complaint
-    (counts_as_complaint) are left out entirely, volume included. Rows with
-    incident id None (outliers) count towards the company's volume only; rows
-    without a date count in `count` only. `as_of` (default: the latest date in
-    all counted rows, not per company, so a company that went quiet shows it)
-    ends the recent window."""
+    """The one aggregation of recurring failures (UI, API, alerts, bench and
+    tests all come here): per company x incident type counts (stories), plus
+    each company's monthly complaint volume (`volume[company]`: every
+    complaint, typed or not), as of a date. Per company largest first."""
     rule = rule or TrendRule()
-    rows = [(r[0], r[1], r[2]) for r in rows if len(r) < 4 or counts_as_complaint(r[3])]
-    dated = [d for _, _, d in rows if d is not None]
-    as_of = as_of or (max(dated) if dated else None)
     now = month_index(as_of) if as_of else 0
-
-    company_monthly: dict[str, dict[str, int]] = {}
-    groups: dict[tuple[str, int], list[datetime | None]] = {}
-    for company, incident, published in rows:
-        if published is not None:
-            cm = company_monthly.setdefault(company, {})
-            key = _month_key(month_index(published))
-            cm[key] = cm.get(key, 0) + 1
-        if incident is not None:
-            groups.setdefault((company, incident), []).append(published)
-
+    recent_start = now - rule.recent_months + 1
     out = []
-    for (company, incident), dates in groups.items():
-        known = sorted(d for d in dates if d is not None)
+    for c in counts:
         monthly: dict[str, int] = {}
         trend, recent, expected = Trend.STEADY, 0, 0.0
-        if known:
-            first, last = month_index(known[0]), month_index(known[-1])
+        known = [m for m, n in c.monthly.items() if n > 0]
+        if known and as_of is not None:
+            first, last = min(map(month_index, known)), max(map(month_index, known))
             monthly = {_month_key(m): 0 for m in range(first, max(now, last) + 1)}
-            for d in known:
-                monthly[_month_key(month_index(d))] += 1
-            trend, recent, expected = monthly_trend(monthly, company_monthly.get(company, {}), as_of, rule)
-        recent_start = now - rule.recent_months + 1
+            for m, n in c.monthly.items():
+                monthly[_month_key(month_index(m))] += n
+            trend, recent, expected = monthly_trend(monthly, volume.get(c.company, {}), as_of, rule)
+        elif not known and not c.count:
+            trend = Trend.FADING  # no posts at all (undated ones stay "steady": too little data)
         baseline = sum(
             n for m, n in monthly.items() if recent_start - rule.baseline_months <= month_index(m) < recent_start
         )
         out.append(
             RecurringFailure(
-                company=company,
-                incident_id=incident,
-                count=len(dates),
-                first_seen=known[0] if known else None,
-                last_seen=known[-1] if known else None,
+                company=c.company,
+                incident_id=c.incident_id,
+                count=c.count,
+                first_seen=c.first_seen,
+                last_seen=c.last_seen,
                 monthly=monthly,
                 recent=recent,
                 baseline=baseline,
                 expected_recent=expected,
                 trend=trend,
+                rule=rule,
             )
         )
     out.sort(key=lambda r: (r.company, -r.count, r.incident_id))
     return out
+
+
+@dataclass(slots=True)
+class _Counts:
+    company: str
+    incident_id: int
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    monthly: dict[str, int] = field(default_factory=dict)
+
+
+def recurring_failures(
+    rows: Iterable[Sequence],
+    as_of: datetime | None = None,
+    rule: TrendRule | None = None,
+) -> list[RecurringFailure]:
+    """Recurring failures from raw rows: (company, incident id, published_at)
+    or (company, incident id, published_at, stance); counted here the way a
+    store counts them, then `recurring_from_counts`. Rows whose stance is not a
+    complaint (counts_as_complaint) are left out entirely, volume included.
+    Rows with incident id None (outliers) count towards the company's volume
+    only; rows without a date count in `count` only. `as_of` (default: the
+    latest date in all counted rows, not per company, so a company that went
+    quiet shows it) ends the recent window."""
+    rows = [(r[0], r[1], r[2]) for r in rows if len(r) < 4 or counts_as_complaint(r[3])]
+    dated = [d for _, _, d in rows if d is not None]
+    as_of = as_of or (max(dated) if dated else None)
+
+    volume: dict[str, dict[str, int]] = {}
+    groups: dict[tuple[str, int], _Counts] = {}
+    for company, incident, published in rows:
+        key = _month_key(month_index(published)) if published is not None else None
+        if key is not None:
+            cm = volume.setdefault(company, {})
+            cm[key] = cm.get(key, 0) + 1
+        if incident is None:
+            continue
+        g = groups.setdefault((company, incident), _Counts(company, incident))
+        g.count += 1
+        if published is not None and key is not None:
+            g.monthly[key] = g.monthly.get(key, 0) + 1
+            g.first_seen = published if g.first_seen is None or published < g.first_seen else g.first_seen
+            g.last_seen = published if g.last_seen is None or published > g.last_seen else g.last_seen
+    return recurring_from_counts(groups.values(), volume, as_of, rule)

@@ -176,6 +176,12 @@ class Store(abc.ABC):
         stances were classified); praise and questions never count."""
 
     @abc.abstractmethod
+    def company_complaint_months(self, company: str) -> dict[str, int]:
+        """The company's complaints per month ("YYYY-MM" -> stories), opening
+        posts only, typed or not: the volume its incident types' trends are
+        measured against (indexer.clustering.recurring_from_counts)."""
+
+    @abc.abstractmethod
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         """Posts matching the filters, newest first (undated last), from ``offset``."""
 

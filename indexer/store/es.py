@@ -1146,6 +1146,31 @@ class ElasticsearchStore(ESAppState, Store):
         ]
         return sorted(stats, key=lambda s: (-s.count, s.incident_id))
 
+    def company_complaint_months(self, company: str) -> dict[str, int]:
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query={
+                "bool": {
+                    "filter": [{"term": {"companies": company}}, {"exists": {"field": "published_at"}}],
+                    "must_not": [{"exists": {"field": "parent_url"}}, {"terms": {"stance": NOT_COMPLAINTS}}],
+                }
+            },
+            aggs={
+                "monthly": {
+                    "date_histogram": {
+                        "field": "published_at",
+                        "calendar_interval": "month",
+                        "format": "yyyy-MM",
+                        "min_doc_count": 1,
+                        "time_zone": "UTC",
+                    },
+                    "aggs": {"stories": _STORIES},
+                }
+            },
+        )
+        return {b["key_as_string"]: int(b["stories"]["value"]) for b in res["aggregations"]["monthly"]["buckets"]}
+
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         flt, must_not = self.filter_clauses(filters)
         query = {"bool": {"filter": flt, "must_not": must_not}}

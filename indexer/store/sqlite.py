@@ -620,6 +620,16 @@ class SQLiteStore(SQLiteAppState, Store):
                 s.last_seen = last
         return sorted(stats.values(), key=lambda s: -s.count)
 
+    def company_complaint_months(self, company: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT substr(p.published_at, 1, 7) AS month, count(DISTINCT p.content_hash)"
+            " FROM posts p JOIN post_companies c ON c.post_id = p.id"
+            " WHERE c.company = ? AND p.parent_url IS NULL AND p.published_at IS NOT NULL"
+            " AND (p.stance IS NULL OR p.stance = 'complaint') GROUP BY month",
+            (company,),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         where, args = self._filter_sql(filters)
         rows = self.db.execute(
