@@ -15,6 +15,7 @@ from indexer.companies import Company, CompanyResolver
 
 from .demosite import build_demo_sites, serve_demo_sites
 from .demosite.companies import COMPANIES
+from .indexing import incident_model_path, print_progress, report_line
 
 # which spider reads which kind of demo site
 SPIDER_FOR_KIND = {"blog": "blog", "forum": "forum", "review": "reviews"}
@@ -38,8 +39,6 @@ def run_demo(
     from indexer.embedders import get_embedder
     from indexer.pipeline import run_index
     from indexer.store import open_store
-
-    from .cli import _progress, incident_model_path, report_line
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +76,7 @@ def run_demo(
     store = open_store(store_url)
     store.set_company_names({cid: resolver.name(cid) for cid in resolver.companies})
     emb = get_embedder(embedder)
-    report = run_index(store, emb, resolver, progress=_progress, model_path=incident_model_path(store, emb.name))
+    report = run_index(store, emb, resolver, progress=print_progress, model_path=incident_model_path(store, emb.name))
     print(f"    {report_line(report)} ({time.perf_counter() - t0:.0f}s so far)")
     if not serve_ui:
         store.close()

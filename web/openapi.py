@@ -149,7 +149,7 @@ SCHEMAS = {
             "trend": {"type": "string", "enum": ["rising", "new", "fading", "steady", "too_little_data"]},
             "recent_count": {
                 "type": "integer",
-                "description": "Posts in the recent window of the trend rule: the last 3 months, the current one included.",
+                "description": "Posts in the trend rule's recent window: the last 3 months, this one included.",
             },
             "expected_recent": {"type": "number", "description": "Earlier monthly average x 6."},
             "monthly": {

@@ -1,33 +1,30 @@
-"""The fictional companies the demo site writes about, and how people name them.
+"""The fictional companies the demo site writes about, and how people name
+them (data/companies.toml).
 
-Every name here is invented. The indexer reads `COMPANIES` to build its alias
-table, so `aliases` lists every spelling that actually occurs in the generated
-texts (Russian case forms, domains, English transliterations).
+Every name there is invented. `aliases` lists every spelling that actually
+occurs in the generated texts (Russian case forms, domains, English
+transliterations); the demo adds them to the indexer's alias table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+from .resources import load_data
+
+_DATA = load_data("companies")
 
 # Incident taxonomy keys with (English, Russian) labels.
-INCIDENT_TYPES: dict[str, tuple[str, str]] = {
-    "lost_parcel": ("Lost parcel", "Потерянная посылка"),
-    "order_cancelled_by_shop": ("Order cancelled by the shop", "Магазин отменил заказ"),
-    "refund_refused": ("Refund refused", "Отказ в возврате денег"),
-    "promo_cancelled": ("Promo code / bonus points cancelled", "Аннулировали промокод или баллы"),
-    "useless_support": ("Useless customer support", "Бесполезная поддержка"),
-    "defective_item": ("Defective or wrong item", "Брак или не тот товар"),
-    "double_charge": ("Charged twice", "Двойное списание"),
-    "delivery_delay": ("Delivery delayed", "Задержка доставки"),
-}
+INCIDENT_TYPES: dict[str, tuple[str, str]] = {k: (en, ru) for k, (en, ru) in _DATA["incident_types"].items()}
 
 # Which incident types make sense for which kind of business; the corpus only
 # draws fragments that fit the company's kind.
 SHOP_KINDS = frozenset({"marketplace", "electronics", "grocery", "fashion", "home"})
 
-FIRST_DAY = date(2019, 1, 1)
-LAST_DAY = date(2025, 9, 30)
+FIRST_DAY: date = _DATA["first_day"]
+LAST_DAY: date = _DATA["last_day"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,194 +87,16 @@ class Company:
         return self.official_name_ru if lang == "ru" else self.official_name_en
 
 
-def _d(y: int, m: int, d: int) -> date:
-    return date(y, m, d)
+def _company(entry: dict[str, Any]) -> Company:
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k != "trends"}
+    trends = tuple(Trend(**{"incident": None, **t}) for t in entry["trends"])  # no incident: noise
+    return Company(**fields, trends=trends)
 
 
-COMPANIES: list[Company] = [
-    Company(
-        id="korobka",
-        name_ru="Коробка",
-        name_en="Korobka",
-        kind="marketplace",
-        domain="korobka.ru",
-        forms_ru=("Коробка", "Коробки", "Коробке", "Коробку", "Коробкой", "Коробке"),
-        aliases_ru=("Коробка.ру", "korobka", "маркетплейс Коробка"),
-        aliases_en=("Korobka.ru", "Korobka marketplace"),
-        official_account="Korobka_Official",
-        official_name_ru="Коробка — служба заботы",
-        official_name_en="Korobka Care Team",
-        reply_rate=0.4,
-        posts=58,
-        trends=(
-            Trend("order_cancelled_by_shop", 0.22),
-            Trend("lost_parcel", 0.11),
-            Trend("promo_cancelled", 0.05),
-            # Bonus points wiped after the November 2023 sale.
-            Trend("promo_cancelled", 0.2, "spike", _d(2023, 11, 12), _d(2024, 1, 25)),
-            Trend("useless_support", 0.11),
-            Trend("refund_refused", 0.1),
-            Trend("delivery_delay", 0.1),
-            Trend("double_charge", 0.03),
-            Trend(None, 0.07),
-        ),
-    ),
-    Company(
-        id="technopuls",
-        name_ru="ТехноПульс",
-        name_en="TechnoPuls",
-        kind="electronics",
-        domain="technopuls.ru",
-        forms_ru=("ТехноПульс", "ТехноПульса", "ТехноПульсу", "ТехноПульс", "ТехноПульсом", "ТехноПульсе"),
-        aliases_ru=("Технопульс", "Техно Пульс", "Технопульсе", "Технопульса"),
-        aliases_en=("TechnoPulse", "Techno Puls", "Technopuls"),
-        official_account="TechnoPuls_Support",
-        official_name_ru="ТехноПульс — поддержка",
-        official_name_en="TechnoPuls Support",
-        reply_rate=0.25,
-        posts=44,
-        trends=(
-            Trend("defective_item", 0.3),
-            # Warranty refunds got harder after a policy change in mid-2021.
-            Trend("refund_refused", 0.25, "rising", _d(2021, 6, 1)),
-            Trend("useless_support", 0.14),
-            Trend("order_cancelled_by_shop", 0.1, "falling", FIRST_DAY, _d(2022, 12, 31)),
-            Trend("delivery_delay", 0.08),
-            Trend("double_charge", 0.05),
-            Trend(None, 0.08),
-        ),
-    ),
-    Company(
-        id="lukoshko24",
-        name_ru="Лукошко24",
-        name_en="Lukoshko24",
-        kind="grocery",
-        domain="lukoshko24.ru",
-        forms_ru=("Лукошко24", "Лукошко24", "Лукошко24", "Лукошко24", "Лукошко24", "Лукошко24"),
-        aliases_ru=("Лукошко", "Лукошко 24", "лукошко24"),
-        aliases_en=("Lukoshko", "Lukoshko 24"),
-        official_account="Lukoshko24",
-        official_name_ru="Лукошко24 — забота о покупателях",
-        official_name_en="Lukoshko24 Customer Care",
-        reply_rate=0.6,
-        posts=40,
-        trends=(
-            # Lockdown spring 2020: couriers could not keep up.
-            Trend("delivery_delay", 0.25, "spike", _d(2020, 3, 25), _d(2020, 6, 30)),
-            Trend("delivery_delay", 0.1),
-            Trend("defective_item", 0.25),
-            Trend("double_charge", 0.1),
-            Trend("order_cancelled_by_shop", 0.08),
-            Trend("promo_cancelled", 0.05),
-            Trend(None, 0.15),
-        ),
-    ),
-    Company(
-        id="garderobia",
-        name_ru="Гардеробия",
-        name_en="Garderobia",
-        kind="fashion",
-        domain="garderobia.ru",
-        forms_ru=("Гардеробия", "Гардеробии", "Гардеробии", "Гардеробию", "Гардеробией", "Гардеробии"),
-        aliases_ru=("гардеробия.ру", "Гардеробия.ру"),
-        aliases_en=("Garderobia.ru", "Garderobiya"),
-        official_account="Garderobia_Team",
-        official_name_ru="Гардеробия — команда поддержки",
-        official_name_en="Garderobia Team",
-        reply_rate=0.3,
-        posts=40,
-        trends=(
-            Trend("refund_refused", 0.35),
-            Trend("order_cancelled_by_shop", 0.15),
-            Trend("defective_item", 0.15),
-            Trend("promo_cancelled", 0.1),
-            Trend("delivery_delay", 0.1),
-            Trend("useless_support", 0.05),
-            Trend(None, 0.1),
-        ),
-    ),
-    Company(
-        id="penguin_express",
-        name_ru="Пингвин Экспресс",
-        name_en="Penguin Express",
-        kind="courier",
-        domain="pingvin-express.ru",
-        forms_ru=(
-            "Пингвин Экспресс",
-            "Пингвин Экспресса",
-            "Пингвин Экспрессу",
-            "Пингвин Экспресс",
-            "Пингвин Экспрессом",
-            "Пингвин Экспрессе",
-        ),
-        aliases_ru=("Пингвин", "Пингвина", "Пингвину", "Пингвином", "Пингвине", "ПингвинЭкспресс"),
-        aliases_en=("PenguinEx", "Pingvin Express", "Penguin Xpress"),
-        official_account="PenguinExpress",
-        official_name_ru="Пингвин Экспресс",
-        official_name_en="Penguin Express",
-        reply_rate=0.0,
-        posts=45,
-        trends=(
-            # Parcels started vanishing after the 2024 sorting-hub move.
-            Trend("lost_parcel", 0.4, "rising", _d(2023, 9, 1)),
-            Trend("lost_parcel", 0.08),
-            Trend("delivery_delay", 0.25),
-            Trend("useless_support", 0.15),
-            Trend("refund_refused", 0.07),
-            Trend("double_charge", 0.02),
-            Trend(None, 0.03),
-        ),
-    ),
-    Company(
-        id="karmanpay",
-        name_ru="КарманПэй",
-        name_en="KarmanPay",
-        kind="payments",
-        domain="karmanpay.ru",
-        forms_ru=("КарманПэй", "КарманПэй", "КарманПэй", "КарманПэй", "КарманПэй", "КарманПэй"),
-        aliases_ru=("Карман Пэй", "Карманпэй", "карта КарманПэй", "Карман"),
-        aliases_en=("Karman Pay", "Karmanpay", "KarmanPay card"),
-        official_account="KarmanPay_Help",
-        official_name_ru="КарманПэй — помощь",
-        official_name_en="KarmanPay Help",
-        reply_rate=0.15,
-        posts=40,
-        trends=(
-            Trend("useless_support", 0.35),
-            # Processing bug in early 2021 charged card payments twice.
-            Trend("double_charge", 0.2, "spike", _d(2021, 2, 1), _d(2021, 5, 15)),
-            Trend("double_charge", 0.08),
-            Trend("promo_cancelled", 0.15, "flat", _d(2022, 1, 1), _d(2023, 12, 31)),
-            Trend("refund_refused", 0.12),
-            Trend(None, 0.1),
-        ),
-    ),
-    Company(
-        id="uyutdom",
-        name_ru="УютДом",
-        name_en="UyutDom",
-        kind="home",
-        domain="uyutdom.ru",
-        forms_ru=("УютДом", "УютДома", "УютДому", "УютДом", "УютДомом", "УютДоме"),
-        aliases_ru=("Уют Дом", "Уютдом", "Уютдоме"),
-        aliases_en=("Uyut Dom", "Uyutdom"),
-        official_account="UyutDom_Shop",
-        official_name_ru="УютДом — официальный аккаунт",
-        official_name_en="UyutDom Official",
-        reply_rate=0.5,
-        posts=33,
-        trends=(
-            Trend(None, 0.54),
-            Trend("delivery_delay", 0.18),
-            Trend("defective_item", 0.18),
-            Trend("useless_support", 0.05),
-            Trend("refund_refused", 0.05),
-        ),
-    ),
-]
+COMPANIES: list[Company] = [_company(c) for c in _DATA["companies"]]
 
 COMPANY_BY_ID: dict[str, Company] = {c.id: c for c in COMPANIES}
 
 # The courier that shops hand parcels to; delivery complaints about a shop
 # sometimes name it too, so one post can carry two companies.
-COURIER_ID = "penguin_express"
+COURIER_ID: str = _DATA["courier_id"]

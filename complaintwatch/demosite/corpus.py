@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from . import fragments_en, fragments_ru, vocab
+from . import vocab
 from .companies import COMPANIES, COMPANY_BY_ID, COURIER_ID, LAST_DAY, SHOP_KINDS, Company, Trend
+from .fragments import FRAGMENTS, Fragments
 from .textutil import EN_MONTHS, RU_MONTHS_GEN, group_digits, plural_ru, translit
 
 SEED = 20190301
@@ -99,12 +100,12 @@ def fill(fragment: str, ctx: dict[str, str], gender: str) -> str:
     return text.format_map(ctx).replace("руб..", "руб.")
 
 
-def _frag(lang: str):
-    return fragments_ru if lang == "ru" else fragments_en
+def _frag(lang: str) -> Fragments:
+    return FRAGMENTS["ru" if lang == "ru" else "en"]
 
 
 def _pool(lang: str, topic: str, part: str, kind: str) -> list[str]:
-    raw = _frag(lang).POOLS[topic][part]
+    raw = _frag(lang).pools[topic][part]
     pool = [f for f in (fits(x, kind) for x in raw) if f is not None]
     if not pool:
         raise ValueError(f"no {part} for {topic}/{kind}/{lang}")
@@ -166,6 +167,7 @@ def _shop_forms(rng: random.Random, company: Company, lang: str, prefix: str) ->
 
 def make_context(rng: random.Random, company: Company, lang: str, when: datetime) -> dict[str, str]:
     ru = lang == "ru"
+    words = vocab.WORDS["ru" if ru else "en"]
     lo, hi = vocab.AMOUNT_RANGES[company.kind]
     amount = _price(rng, lo, hi)
     style = rng.randrange(4)
@@ -175,8 +177,8 @@ def make_context(rng: random.Random, company: Company, lang: str, when: datetime
     wait = rng.choice((25, 30, 35, 40, 45, 50, 55, 70, 90))
     hours = rng.randint(2, 6)
     points = rng.choice((300, 500, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4700, 5000, 7500))
-    city = rng.choice(vocab.RU_CITIES) if ru else (rng.choice(vocab.EN_CITIES),) * 3
-    street = rng.choice(vocab.RU_STREETS if ru else vocab.EN_STREETS)
+    city = rng.choice(words.cities) if ru else (rng.choice(words.cities),) * 3
+    street = rng.choice(words.streets)
     track_prefix = "PE" if company.kind == "courier" else rng.choice(("RA", "LP", "ZA", "CX", "PE"))
     ctx = {
         "order": _order_number(rng, company, lang),
@@ -196,8 +198,8 @@ def make_context(rng: random.Random, company: Company, lang: str, when: datetime
         "weeks": f"{weeks} {plural_ru(weeks, 'неделю', 'недели', 'недель')}" if ru else f"{weeks} weeks",
         "wait": f"{wait} минут" if ru else f"{wait} minutes",
         "hours": f"{hours} {plural_ru(hours, 'час', 'часа', 'часов')}" if ru else f"{hours} hours",
-        "operator": rng.choice(vocab.RU_OPERATORS if ru else vocab.EN_OPERATORS),
-        "agent": rng.choice(vocab.RU_AGENTS if ru else vocab.EN_AGENTS),
+        "operator": rng.choice(words.operators),
+        "agent": rng.choice(words.agents),
         "ticket": f"№ {_digits(rng, 6)}" if ru else f"#{_digits(rng, 6)}",
         "card": f"*{_digits(rng, 4)}" if ru else f"ending {_digits(rng, 4)}",
         "promo": f"{rng.choice(vocab.PROMO_STEMS)}{rng.choice(('300', '500', '1000', '15', str(when.year)))}",
@@ -229,14 +231,12 @@ def _ru_surname(surname: str, gender: str) -> str:
 
 def make_person(rng: random.Random, lang: str, site: str) -> Person:
     gender = rng.choice("mf")
+    words = vocab.WORDS["ru" if lang == "ru" else "en"]
+    first = rng.choice(words.male if gender == "m" else words.female)
+    last = rng.choice(words.surnames)
     if lang == "ru":
-        first = rng.choice(vocab.RU_MALE if gender == "m" else vocab.RU_FEMALE)
-        last = _ru_surname(rng.choice(vocab.RU_SURNAMES), gender)
-        nick_words = vocab.RU_NICK_WORDS
-    else:
-        first = rng.choice(vocab.EN_MALE if gender == "m" else vocab.EN_FEMALE)
-        last = rng.choice(vocab.EN_SURNAMES)
-        nick_words = vocab.EN_NICK_WORDS
+        last = _ru_surname(last, gender)
+    nick_words = words.nick_words
     lat_first, lat_last = translit(first), translit(last)
     nicks = (
         f"{lat_first}_{lat_last[:3]}",
@@ -304,14 +304,14 @@ def _compose(
     sentences = [pick("openers"), *middles]
     n_generic = (rng.random() < 0.6) + (rng.random() < 0.3) if site == "blog" else int(rng.random() < 0.2)
     if complaint:
-        for filler in rng.sample(_frag(lang).GENERIC, n_generic):
+        for filler in rng.sample(_frag(lang).generic, n_generic):
             sentences.insert(rng.choice((1, len(sentences))), fill(filler, ctx, gender))
     # Parcel-shipping shops sometimes name the courier too; grocery has its own vans.
     names_courier = (
         kind in SHOP_KINDS - {"grocery"} and topic in ("lost_parcel", "delivery_delay") and rng.random() < 0.3
     )
     if names_courier:
-        sentences.append(fill(rng.choice(_frag(lang).COURIER_MENTIONS), ctx, gender))
+        sentences.append(fill(rng.choice(_frag(lang).courier_mentions), ctx, gender))
     if site != "forum" or rng.random() < 0.75:
         sentences.append(pick("closers"))
     k = {"blog": rng.randint(2, 3), "forum": rng.randint(1, 2), "reviews": rng.randint(1, 2)}[site]
@@ -328,7 +328,7 @@ def _comment_text(rng: random.Random, thread: Thread, ctx: dict[str, str], gende
     # Praise and questions only get on-topic answers; the generic pools are complaint talk.
     which = rng.choices(("same", "topic", "skeptic", "ask"), (0.35, 0.35, 0.1, 0.2))[0] if complaint else "topic"
     topic_pool = _pool(thread.lang, thread.topic, "comments", thread.company.kind)
-    first = rng.choice(topic_pool if which == "topic" else frag.COMMENTS[which])
+    first = rng.choice(topic_pool if which == "topic" else frag.comments[which])
     parts = [fill(first, ctx, gender)]
     if which == "same" and rng.random() < 0.4:
         parts.append(fill(rng.choice(topic_pool), ctx, gender))
@@ -362,7 +362,7 @@ def _company_reply(rng: random.Random, thread: Thread, root_ctx: dict[str, str],
     """The official answer quotes the customer's own order number and name."""
     frag = _frag(thread.lang)
     ctx = {**root_ctx, "first": thread.root.author.first}
-    styles = frag.REPLIES[thread.company.id]
+    styles = frag.replies[thread.company.id]
     pool = styles["praise"] if thread.topic == "praise" else styles["complaint"]
     text = fill(rng.choice(pool), ctx, thread.root.author.gender)
     return Message(_official(thread.company, thread.lang, thread.site), [text], when, is_company_reply=True)
@@ -384,10 +384,10 @@ def _add_replies(rng: random.Random, thread: Thread, root_ctx: dict[str, str], c
         ctx = make_context(rng, thread.company, lang, t)
         prev = msgs[-1] if msgs else None
         if prev is not None and prev.is_company_reply and rng.random() < 0.6:
-            text = fill(rng.choice(_frag(lang).COMMENTS["op_thanks"]), root_ctx, op.gender)
+            text = fill(rng.choice(_frag(lang).comments["op_thanks"]), root_ctx, op.gender)
             msgs.append(Message(op, [text], t, reply_to=len(msgs) - 1))
         elif msgs and rng.random() < 0.18:
-            text = fill(rng.choice(_frag(lang).COMMENTS["op_followup"]), root_ctx, op.gender)
+            text = fill(rng.choice(_frag(lang).comments["op_followup"]), root_ctx, op.gender)
             others = [j for j, m in enumerate(msgs) if m.author != op]
             target = others[-1] if others and site == "blog" and rng.random() < 0.7 else None
             msgs.append(Message(op, [text], t, reply_to=target))

@@ -1,5 +1,8 @@
 """Shared rendering plumbing: Jinja environment, file layout, sitemaps, robots.
 
+Each site's templates live in templates/<site>/, its fixed files (CSS) in
+static/<site>/ under the URL path they are served at.
+
 URL layout rule (mirrored by server.py): a path ending in "/" is stored as
 <path>/index.html (or index.xml for feeds); any other path is stored as a
 file of that exact name, and extension-less files are served as HTML. This
@@ -14,18 +17,20 @@ from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from jinja2 import DictLoader, Environment, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from .corpus import Message, Thread
+from .resources import PACKAGE, static_files
 from .truth import TruthPost
 
 BASE = "__BASE_URL__"  # replaced by the server with http://127.0.0.1:PORT
 
 
-def make_env(templates: dict[str, str]) -> Environment:
+def make_env(site: str) -> Environment:
+    """Jinja environment over templates/<site>/."""
     env = Environment(
-        loader=DictLoader(templates),
+        loader=PackageLoader(PACKAGE, f"templates/{site}"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -49,6 +54,11 @@ def write_file(root: Path, url_path: str, content: str, index: str = "index.html
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(content)
+
+
+def write_static(root: Path, site: str) -> None:
+    for url_path, content in static_files(site):
+        write_file(root, url_path, content)
 
 
 def write_sitemap(root: Path, entries: list[tuple[str, datetime]]) -> None:
