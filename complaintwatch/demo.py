@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from indexer.companies import Company, CompanyResolver
+from indexer.companies import CompanyResolver
 
+from .companies import Company
 from .demosite import build_demo_sites, serve_demo_sites
 from .demosite.companies import COMPANIES
-from .indexing import incident_model_path, print_progress, report_line
+from .indexing import print_progress, report_line
 
 # which spider reads which kind of demo site
 SPIDER_FOR_KIND = {"blog": "blog", "forum": "forum", "review": "reviews"}
@@ -76,7 +77,7 @@ def run_demo(
     store = open_store(store_url)
     store.set_company_names({cid: resolver.name(cid) for cid in resolver.companies})
     emb = get_embedder(embedder)
-    report = run_index(store, emb, resolver, progress=print_progress, model_path=incident_model_path(store, emb.name))
+    report = run_index(store, emb, resolver, progress=print_progress)  # the model is kept in the store
     print(f"    {report_line(report)} ({time.perf_counter() - t0:.0f}s so far)")
     if not serve_ui:
         store.close()

@@ -1,12 +1,13 @@
 """What the `index` command and `complaintwatch demo` share: progress on
-stderr, where the fitted incident model lives, the one-line report.
+stderr, where older versions kept the fitted incident model (it lives in the
+store now: indexer/model_store.py), the one-line report.
 
 Kept apart from cli.py so the demo needs nothing from the CLI module.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import sys
 from pathlib import Path
 
@@ -17,20 +18,35 @@ def print_progress(step: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def incident_model_path(store, embedder_name: str, store_url: str = "") -> Path:
-    """The fitted incident model (it keeps incident ids stable across runs):
-    beside an embedded store's database, else in the state folder
-    ($COMPLAINTWATCH_STATE_DIR, default ./.complaintwatch) keyed by store URL."""
-    import hashlib
+def legacy_model_path(store, embedder_name: str, store_url: str = "") -> Path | None:
+    """Where versions before the model moved into the store saved the fitted
+    incident model of a store without a database file (Elasticsearch): the
+    state folder, keyed by store URL. `index` imports it into the store once;
+    a file beside an SQLite database is found by the indexer itself."""
+    if getattr(store, "path", None) is not None or not store_url:
+        return None
+    from indexer.model_store import legacy_path
 
-    from indexer.pipeline import model_path_for
+    return legacy_path(_legacy_base(store_url), embedder_name)
 
-    path = getattr(store, "path", None)
-    if path is None:
-        state = Path(os.environ.get("COMPLAINTWATCH_STATE_DIR", ".complaintwatch"))
-        state.mkdir(parents=True, exist_ok=True)
-        path = state / f"store-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"
-    return model_path_for(path, embedder_name)
+
+def legacy_model_paths(store, store_url: str) -> list[Path]:
+    """Every such file of this store (one per embedder): a takedown scrubs them too."""
+    if getattr(store, "path", None) is not None or not store_url:
+        return []
+    from indexer.model_store import legacy_paths
+
+    return legacy_paths(_legacy_base(store_url))
+
+
+def _legacy_base(store_url: str) -> Path:
+    from .config import load_settings
+
+    return load_settings().state_dir / f"store-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}"
+
+
+# deprecated name (complaintwatch/scheduler.py): run_index's model_path is only an import path now
+incident_model_path = legacy_model_path
 
 
 def report_line(r) -> str:

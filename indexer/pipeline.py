@@ -1,29 +1,38 @@
 """`complaintwatch index`: store -> companies/language -> vectors -> incident types -> store.
 
-Each step only does the work that is missing (posts without a vector get
-embedded; analysis is cheap and redone), so an interrupted run just resumes.
+Each step only does the work that is missing, read from the store's change
+journal (indexer.store.base.Store.change_seq): posts not analysed since they
+last changed get companies and language, posts without a vector get embedded,
+posts without a stance get one, and `--incremental` types only posts not typed
+since they last changed. A new alias table (or ANALYSIS_VERSION) analyses every
+post again. An interrupted run just resumes. A full re-fit reads the vectors as
+one matrix and the posts page by page, and writes only the incident ids that
+changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from glob import escape as glob_escape
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from complaintwatch.companies import COMMON_WORDS, is_common_word
+from complaintwatch.language import detect_language
 from complaintwatch.models import Incident, Post
 
+from . import model_store
 from .chunking import document_vectors
 from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
 from .clustering.represent import OUTLIER_SLACK, POST_SLACK, banned_words, choose_packs, seed_types
-from .companies import CompanyResolver, is_common_word
+from .companies import CompanyResolver
 from .embedders import Embedder
-from .language import detect_language
 from .stance import COMPLAINT, PRAISE, QUESTION, StanceClassifier
 from .store.base import Store
 from .taxonomy import load_taxonomy
@@ -46,16 +55,20 @@ def _no_progress(step: str, done: int, total: int) -> None:
 @dataclass(slots=True)
 class IndexReport:
     posts: int = 0
+    analysed: int = 0  # posts whose companies and language this run resolved (new or changed ones)
     embedded: int = 0
-    with_company: int = 0
+    with_company: int = 0  # of the posts analysed this run, those naming a company
     clusters: int = 0
-    assigned: int = 0
+    assigned: int = 0  # posts with an incident type after the run
     from_taxonomy: int = 0
-    outliers: int = 0
+    outliers: int = 0  # posts with a vector and no incident type after the run
     classified: int = 0  # posts whose stance this run set
+    typed: int = 0  # posts whose incident type this run decided (all on a full re-fit)
     # {stance: posts} over the store after the run, company replies excepted
     stances: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # seconds per step: analyse, embed, stance, cluster (full re-fit) or assign (incremental)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def embed_text(title: str, text: str) -> str:
@@ -91,12 +104,13 @@ def classify_stance(
     else from its vector and the very text that was embedded (``resolver``:
     as given to embed_missing). Company replies keep None. Returns how many
     posts got a stance."""
-    ids, mat = store.vectors(embedder.name)
-    row = {int(pid): r for r, pid in enumerate(ids)}
     done = 0
     for posts in store.posts_without_stance(batch=batch):
         got = [(p.id, st) for p in posts if (st := stance_from_rating(p.rating)) is not None]
-        by_model = [p for p in posts if stance_from_rating(p.rating) is None and p.id in row]
+        unrated = [p.id for p in posts if stance_from_rating(p.rating) is None]
+        ids, mat = store.vectors(embedder.name, ids=unrated) if unrated else (np.zeros(0, np.int64), None)
+        row = {int(pid): r for r, pid in enumerate(ids)}
+        by_model = [p for p in posts if p.id in row]
         if by_model:
             classifier = classifier or StanceClassifier.default(embedder)
             stances = classifier.predict(mat[[row[p.id] for p in by_model]], embedded_texts(by_model, resolver))
@@ -107,30 +121,110 @@ def classify_stance(
     return done
 
 
-def analyse(store: Store, resolver: CompanyResolver, progress: Progress = _no_progress) -> int:
-    """Resolve companies and language for every post. Comments that name no
-    company are about the thread's company."""
-    posts = list(store.iter_posts())
-    by_url = {p.url: p for p in posts}
-    updates, with_company = [], 0
-    for i, p in enumerate(posts):
+# Bump when analyse() or the resolver's matching rules give other results for
+# the same text and alias table: the next run analyses every post again.
+ANALYSIS_VERSION = 1
+_STATE_KIND, _STATE_KEY = "index", "analysis"  # where the last full analysis's fingerprint is kept
+
+
+def analysis_fingerprint(resolver: CompanyResolver) -> str:
+    """What the stored analysis depends on besides each post's own text: the
+    resolver's alias table (built-in and user files) and ANALYSIS_VERSION."""
+    table = [asdict(c) for _, c in sorted(resolver.companies.items())]
+    blob = json.dumps([ANALYSIS_VERSION, table, sorted(COMMON_WORDS)], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class _RootCompanies:
+    """Companies of opening posts by URL, for comments that name none: the
+    thread's company. Bounded (threads are stored together, so recent ones are
+    what comments ask for); misses are read from the store a page at a time."""
+
+    def __init__(self, store: Store, resolver: CompanyResolver, size: int = 20_000):
+        self.store, self.resolver, self.size = store, resolver, size
+        self.known: dict[str, Post | list[str]] = {}  # a root seen in this run, resolved when a comment asks
+
+    def remember(self, p: Post) -> None:
+        if p.parent_url is None:
+            self._put(p.url, p)
+
+    def _put(self, url: str, value: Post | list[str]) -> None:
+        self.known.pop(url, None)
+        self.known[url] = value
+        if len(self.known) > self.size:
+            del self.known[next(iter(self.known))]
+
+    def lookup(self, urls: set[str]) -> dict[str, list[str]]:
+        missing = [u for u in urls if u not in self.known]
+        got = self.store.get_posts_by_url(missing) if missing else {}
+        out = {}
+        for u in urls:
+            root = self.known.get(u, got.get(u))
+            if isinstance(root, Post):
+                root = self.resolver.resolve(root.subject or "", root.title, root.text)
+            self._put(u, root or [])
+            out[u] = root or []
+        return out
+
+
+def _analyse_page(posts: list[Post], resolver: CompanyResolver, roots: _RootCompanies) -> list[tuple]:
+    for p in posts:
+        roots.remember(p)
+    own = {}
+    for p in posts:
         # the page's own subject first (a review of X is about X even when the
         # text never names it), then whoever the text names
-        companies = list(dict.fromkeys(resolver.resolve(p.subject or "") + resolver.resolve(p.title, p.text)))
+        own[p.id] = list(dict.fromkeys(resolver.resolve(p.subject or "") + resolver.resolve(p.title, p.text)))
+    need = {p.thread_url or p.parent_url for p in posts if not own[p.id] and p.parent_url}
+    inherited = roots.lookup(need) if need else {}
+    out = []
+    for p in posts:
+        companies = own[p.id]
         if not companies and p.parent_url:
-            root = by_url.get(p.thread_url or p.parent_url)
-            if root is not None:
-                companies = resolver.resolve(root.subject or "", root.title, root.text)
-        lang = p.language or detect_language(f"{p.title}\n{p.text}")
-        updates.append((p.id, companies, lang))
-        with_company += bool(companies)
-        if len(updates) >= 500:
-            store.set_analysis(updates)
-            updates = []
-            progress("companies", i + 1, len(posts))
-    store.set_analysis(updates)
-    progress("companies", len(posts), len(posts))
-    return with_company
+            companies = inherited.get(p.thread_url or p.parent_url, [])
+        out.append((p.id, companies, p.language or detect_language(f"{p.title}\n{p.text}")))
+    return out
+
+
+def analyse(
+    store: Store,
+    resolver: CompanyResolver,
+    progress: Progress = _no_progress,
+    everything: bool = False,
+    upto: int | None = None,
+    batch: int = 500,
+) -> tuple[int, int]:
+    """Resolve companies and language of the posts not analysed since they last
+    changed (``everything``: of every post), page by page. Comments that name no
+    company are about the thread's company, so the comments of a changed opening
+    post are analysed again too. Returns (posts analysed, of them with a company)."""
+    roots = _RootCompanies(store, resolver)
+    done = with_company = 0
+    seen: set[int] = set()
+    changed_roots: list[str] = []
+    total = store.count_posts() if everything else 0
+
+    def write(updates: list[tuple]) -> None:
+        nonlocal done, with_company
+        store.set_analysis(updates, upto=upto)
+        done += len(updates)
+        with_company += sum(1 for _, companies, _ in updates if companies)
+
+    for posts in store.posts_to_analyse(everything, batch=batch, upto=upto):
+        write(_analyse_page(posts, resolver, roots))
+        if not everything:
+            seen.update(p.id for p in posts)
+            changed_roots += [p.url for p in posts if p.parent_url is None]
+        progress("companies", done, total or done + (batch if len(posts) == batch else 0))
+    for i in range(0, len(changed_roots), batch):
+        again = [
+            p for p in store.thread_posts(changed_roots[i : i + batch]) if p.parent_url is not None and p.id not in seen
+        ]
+        if again:
+            write(_analyse_page(again, resolver, roots))
+            seen.update(p.id for p in again)
+    progress("companies", done, done)
+    return done, with_company
 
 
 def embed_missing(
@@ -141,44 +235,17 @@ def embed_missing(
     resolver: CompanyResolver | None = None,
 ) -> int:
     total = store.count_posts()
-    have = len(store.vectors(embedder.name)[0])
+    have = store.count_vectors(embedder.name)
     done = 0
+    # a worker pool (indexer.embedders.PooledEmbedder) gets a batch per worker,
+    # so its shards stay a few dozen chunks however many cores there are
+    batch *= getattr(embedder, "workers", 1)
     for posts in store.posts_without_vector(embedder.name, batch=batch):
         texts = embedded_texts(posts, resolver)
         vecs = document_vectors(embedder, texts)
         store.set_vectors(embedder.name, [(p.id, v) for p, v in zip(posts, vecs)])
         done += len(posts)
         progress("embeddings", have + done, total)
-    return done
-
-
-def model_path_for(store_path: Path, embedder_name: str) -> Path:
-    """Where the fitted incident model lives: beside the database."""
-    return store_path.with_name(f"{store_path.name}.incidents.{re.sub(r'[^A-Za-z0-9_.-]', '_', embedder_name)}.npz")
-
-
-def model_paths_for(store_path: Path) -> list[Path]:
-    """Every fitted incident model kept for this store (one per embedder)."""
-    return sorted(
-        p
-        for p in store_path.parent.glob(f"{glob_escape(store_path.name)}.incidents.*.npz")
-        if not p.name.endswith(".tmp.npz")
-    )
-
-
-def forget_taken_down(store: Store, model_paths: list[Path]) -> int:
-    """After a takedown: the saved incident models drop what the store's
-    incident types no longer show and ask for a full re-fit on the next
-    `index` (incremental or not). Returns how many models were rewritten."""
-    incidents = store.incidents()
-    done = 0
-    for path in model_paths:
-        if not path.exists():
-            continue
-        model = IncidentModel.load(path)
-        model.forget_posts(incidents, "posts were taken down after this fit")
-        model.save(path)
-        done += 1
     return done
 
 
@@ -252,7 +319,9 @@ def _guide_by_taxonomy(
     return typed
 
 
-def _store_assignment(store: Store, incidents: list[Incident], assignment: dict[int, int | None]) -> int:
+def _store_assignment(
+    store: Store, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+) -> int:
     """Size the incident types by their posts, store those that have any and
     every post's assignment; returns how many posts have a type."""
     sizes: dict[int, int] = {}
@@ -261,7 +330,7 @@ def _store_assignment(store: Store, incidents: list[Incident], assignment: dict[
             sizes[iid] = sizes.get(iid, 0) + 1
     for inc in incidents:
         inc.size = sizes.get(inc.id, 0)
-    store.replace_incidents([i for i in incidents if i.size], assignment)
+    store.replace_incidents([i for i in incidents if i.size], assignment, upto=upto)
     return sum(sizes.values())
 
 
@@ -312,23 +381,77 @@ def _describes_incident(p: Post) -> bool:
     )
 
 
+class TypingCounts(NamedTuple):
+    clusters: int
+    assigned: int  # posts with an incident type after the run
+    from_taxonomy: int  # of the posts typed now, those typed by the seed taxonomy alone
+    outliers: int  # posts with a vector and no incident type after the run
+    typed: int  # posts whose incident type this run decided
+
+
+@dataclass(slots=True)
+class _FitPosts:
+    """What the fit needs of each post, by row of the vector matrix: a few
+    fields and the text the model reads, no Post objects (bounded memory)."""
+
+    row: dict[int, int]  # post id -> row
+    present: np.ndarray  # the post is still stored
+    reply: np.ndarray  # a company's own answer
+    describes: np.ndarray  # _describes_incident
+    incident: list[int | None]
+    texts: list[str]  # _cluster_texts, company replies left out
+    industry: list[str | None]
+
+
+def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None) -> _FitPosts:
+    n = len(ids)
+    f = _FitPosts(
+        {int(pid): r for r, pid in enumerate(ids)},
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        [None] * n,
+        [""] * n,
+        [None] * n,
+    )
+    for p in store.iter_posts():  # page by page
+        r = f.row.get(p.id)
+        if r is None:  # no vector yet
+            continue
+        f.present[r], f.reply[r], f.describes[r], f.incident[r] = (
+            True,
+            p.is_company_reply,
+            _describes_incident(p),
+            p.incident_id,
+        )
+        if not p.is_company_reply:
+            f.texts[r] = _cluster_texts([p], resolver)[0]
+            f.industry[r] = _industry(p, resolver)
+    return f
+
+
 def cluster_incidents(
     store: Store,
     embedder: Embedder,
-    model_path: Path | None = None,
+    keep_model: bool = False,
     taxonomy_path: str | Path | None = None,
     resolver: CompanyResolver | None = None,
-) -> tuple[int, int, int, int]:
-    """Fit incident types over all posts (ids stay stable across runs through
-    the saved model); returns (clusters, assigned, from taxonomy, outliers)."""
+    upto: int | None = None,
+) -> TypingCounts:
+    """Fit incident types over all posts; only posts whose type changes are
+    written (``upto``: as Store.replace_incidents). ``keep_model``: start from
+    the model the store keeps for this embedder (ids stay stable across runs)
+    and keep this fit there (indexer/model_store.py)."""
     ids, mat = store.vectors(embedder.name)
-    posts = {p.id: p for p in store.iter_posts()}
+    f = _fit_posts(store, ids, resolver)
     # the company's own answers describe no incident; short "me too" replies
     # do take part in the fit (they help clusters form) but get no type below
-    keep = np.array([not posts[int(i)].is_company_reply for i in ids], dtype=bool)
+    keep = f.present & ~f.reply
+    fit_rows = np.flatnonzero(keep)
     protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
-    if model_path is not None and model_path.exists():
-        previous = IncidentModel.load(model_path).previous({pid: p.incident_id for pid, p in posts.items()})
+    saved = model_store.load_model(store, embedder.name) if keep_model else None
+    if saved is not None:
+        previous = saved.previous({int(ids[r]): f.incident[r] for r in np.flatnonzero(f.present)})
     else:  # first run or a new embedder: never reuse an id the store already showed
         known = max((i.id for i in store.incidents()), default=0)
         previous = PreviousClusters({}, next_id=max(known, TAXONOMY_IDS) + 1)
@@ -336,21 +459,24 @@ def cluster_incidents(
     if resolver is not None:
         banned = banned_words([n for c in resolver.companies.values() for n in (c.name, *c.aliases)], is_common_word)
     model = IncidentModel(taxonomy=protos, model_name=embedder.name, banned=banned)
-    texts = _cluster_texts([posts[int(i)] for i in ids[keep]], resolver)
-    pack_list = choose_packs(mat[keep], [_industry(posts[int(i)], resolver) for i in ids[keep]], protos)
-    result = model.fit(ids[keep], mat[keep], texts, previous=previous, packs=pack_list)
+    sub = mat if len(fit_rows) == len(ids) else mat[fit_rows]
+    texts = [f.texts[r] for r in fit_rows]
+    pack_list = choose_packs(sub, [f.industry[r] for r in fit_rows], protos)
+    result = model.fit(ids[fit_rows], sub, texts, previous=previous, packs=pack_list)
+    del sub, texts
     incidents = list(result.incidents)
-    assignment: dict[int, int | None] = {int(i): None for i in ids[~keep]} | dict(result.assignment)
+    replies = np.flatnonzero(f.present & f.reply)
+    assignment: dict[int, int | None] = {int(ids[r]): None for r in replies} | dict(result.assignment)
 
     guide = _SeedTypes(protos, incidents)
-    vectors = {int(pid): mat[r] for r, pid in enumerate(ids) if keep[r]}
-    packs = {int(pid): pk for pid, pk in zip(ids[keep], pack_list)}
+    vectors = {int(ids[r]): mat[r] for r in fit_rows}
+    packs = {int(ids[r]): pk for r, pk in zip(fit_rows, pack_list)}
     given_back: dict[int, set[str]] = {}
     n_fallback = _guide_by_taxonomy(guide, assignment, incidents, vectors, model.config.min_size, packs, given_back)
     model.given_back = {iid: sorted(keys) for iid, keys in given_back.items()}
     incidents += list(guide.extra.values())
     for pid in assignment:
-        if not _describes_incident(posts[pid]):
+        if not f.describes[f.row[pid]]:
             assignment[pid] = None
     centres = dict(result.centroids) | {
         iid: next(p.vector for p in protos if p.key == inc.taxonomy_key) for iid, inc in guide.extra.items()
@@ -358,10 +484,10 @@ def cluster_incidents(
     _set_representatives(
         incidents, assignment, vectors, result.representatives, centres, model.config.n_representatives
     )
-    assigned = _store_assignment(store, incidents, assignment)
-    if model_path is not None:
-        model.save(model_path)
-    return len(result.incidents), assigned, n_fallback, len(assignment) - assigned
+    assigned = _store_assignment(store, incidents, assignment, upto)
+    if keep_model:
+        model_store.save_model(store, model, embedder.name)
+    return TypingCounts(len(result.incidents), assigned, n_fallback, len(assignment) - assigned, len(assignment))
 
 
 def _cluster_texts(posts: list[Post], resolver: CompanyResolver | None) -> list[str]:
@@ -382,43 +508,62 @@ def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
 def assign_incremental(
     store: Store,
     embedder: Embedder,
-    model_path: Path,
+    model: IncidentModel,
     taxonomy_path: str | Path | None = None,
     resolver: CompanyResolver | None = None,
-) -> tuple[int, int, int, int]:
-    """New posts (no incident yet) -> the saved model's nearest existing
-    incident type, or a seed type, without re-clustering: clusters, their ids
-    and every earlier assignment stay as they are."""
-    model = IncidentModel.load(model_path)
-    ids, mat = store.vectors(embedder.name)
-    posts = {p.id: p for p in store.iter_posts()}
+    upto: int | None = None,
+    batch: int = 2000,
+) -> TypingCounts:
+    """Posts not typed since they last changed (new or changed ones) -> the
+    saved model's nearest existing incident type, or a seed type, without
+    re-clustering: clusters, their ids and every other post's assignment stay
+    as they are. Reads and writes only those posts. ``model``: the stored
+    one (model_store.load_model)."""
     incidents = store.incidents()
-    assignment: dict[int, int | None] = {pid: p.incident_id for pid, p in posts.items()}
-    rows = [r for r, pid in enumerate(ids) if assignment.get(int(pid)) is None and _describes_incident(posts[int(pid)])]
-    # in the space the clusters were built in: the embeddings and the posts' words
-    labels = model.assign_new(mat[rows], _cluster_texts([posts[int(ids[r])] for r in rows], resolver)) if rows else []
     known = {i.id for i in incidents}
-    for r, lab in zip(rows, labels):
-        assignment[int(ids[r])] = lab if lab in known else None
+    sizes = {i.id: i.size for i in incidents}
     protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
     guide = _SeedTypes(protos, incidents)
-    # a cluster that gave a seed type's posts back after the fit gives new ones back too
-    back = [r for r in rows if model.given_back.get(assignment[int(ids[r])] or 0)]
-    if back:
-        packs = choose_packs(mat[back], [_industry(posts[int(ids[r])], resolver) for r in back], protos)
-        for r, key in zip(back, guide.nearest(mat[back], packs, POST_SLACK)):
-            if key is not None and key in model.given_back[assignment[int(ids[r])] or 0]:
-                assignment[int(ids[r])] = guide.incident_for(key)
-    still = [r for r in rows if assignment[int(ids[r])] is None]
-    n_fallback = 0
-    packs = choose_packs(mat[still], [_industry(posts[int(ids[r])], resolver) for r in still], protos) if still else []
-    for r, key in zip(still, guide.nearest(mat[still], packs, OUTLIER_SLACK) if still else []):
-        if key is not None:
-            assignment[int(ids[r])] = guide.incident_for(key)
-            n_fallback += 1
-    incidents += [i for i in guide.extra.values() if i.id not in known]
-    assigned = _store_assignment(store, incidents, assignment)
-    return len(model.ids), assigned, n_fallback, len(assignment) - assigned
+    typed = n_fallback = 0
+    for posts in store.posts_to_type(embedder.name, batch=batch, upto=upto):
+        ids, mat = store.vectors(embedder.name, ids=[p.id for p in posts])
+        by_id = {p.id: p for p in posts}
+        page = [by_id[int(pid)] for pid in ids]
+        assignment: dict[int, int | None] = {p.id: None for p in page}
+        rows = [r for r, p in enumerate(page) if _describes_incident(p)]
+        # in the space the clusters were built in: the embeddings and the posts' words
+        labels = model.assign_new(mat[rows], _cluster_texts([page[r] for r in rows], resolver)) if rows else []
+        for r, lab in zip(rows, labels):
+            assignment[page[r].id] = lab if lab in known else None
+        # a cluster that gave a seed type's posts back after the fit gives new ones back too
+        back = [r for r in rows if model.given_back.get(assignment[page[r].id] or 0)]
+        if back:
+            packs = choose_packs(mat[back], [_industry(page[r], resolver) for r in back], protos)
+            for r, key in zip(back, guide.nearest(mat[back], packs, POST_SLACK)):
+                if key is not None and key in model.given_back[assignment[page[r].id] or 0]:
+                    assignment[page[r].id] = guide.incident_for(key)
+        still = [r for r in rows if assignment[page[r].id] is None]
+        if still:
+            packs = choose_packs(mat[still], [_industry(page[r], resolver) for r in still], protos)
+            for r, key in zip(still, guide.nearest(mat[still], packs, OUTLIER_SLACK)):
+                if key is not None:
+                    assignment[page[r].id] = guide.incident_for(key)
+                    n_fallback += 1
+        # sizes move by what changed: a changed post may leave the type it had
+        for p in page:
+            if p.incident_id is not None and p.incident_id in sizes:
+                sizes[p.incident_id] -= 1
+            if (iid := assignment[p.id]) is not None:
+                sizes[iid] = sizes.get(iid, 0) + 1
+        touched = {p.incident_id for p in page} | set(assignment.values())
+        current = guide.extra | {i.id: i for i in incidents}  # a stored type keeps its description
+        changed = [current[iid] for iid in touched if iid in current]
+        for inc in changed:
+            inc.size = max(sizes.get(inc.id, 0), 0)
+        store.assign_incidents(changed, assignment, upto=upto)
+        typed += len(page)
+    assigned = sum(i.size for i in store.incidents())
+    return TypingCounts(len(model.ids), assigned, n_fallback, store.count_vectors(embedder.name) - assigned, typed)
 
 
 def run_index(
@@ -430,26 +575,51 @@ def run_index(
     model_path: Path | None = None,
     incremental: bool = False,
 ) -> IndexReport:
-    """`incremental`: assign only new posts to the saved model's incident types
-    (fast, for frequent runs); otherwise a full re-fit that keeps ids stable."""
-    t0 = time.perf_counter()
+    """`incremental`: assign only new or changed posts to the incident types
+    of the model the store keeps (fast, for frequent runs); otherwise a full
+    re-fit that keeps ids stable. Analysis, embedding and stance work on new
+    or changed posts either way. `model_path` (deprecated): a model file an
+    older version saved, imported into the store once (one beside an SQLite
+    database is found without it)."""
+    t0 = lap = time.perf_counter()
+    report = IndexReport()
+
+    def step(name: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        report.timings[name] = now - lap
+        lap = now
+
     resolver = resolver or CompanyResolver.default()
-    report = IndexReport(posts=store.count_posts())
-    report.with_company = analyse(store, resolver, progress)
+    upto = store.change_seq()  # what this run works on; later changes are the next run's
+    report.posts = store.count_posts()
+    fingerprint = analysis_fingerprint(resolver)
+    everything = (store.state_get(_STATE_KIND, _STATE_KEY) or {}).get("fingerprint") != fingerprint
+    report.analysed, report.with_company = analyse(store, resolver, progress, everything=everything, upto=upto)
+    if everything:
+        store.state_put(_STATE_KIND, _STATE_KEY, {"fingerprint": fingerprint, "version": ANALYSIS_VERSION})
+    step("analyse")
     # company names are not masked for embedding: measured on the demo corpus,
     # masking lowered NMI against the true incident types (0.83 -> 0.79)
     report.embedded = embed_missing(store, embedder, progress)
+    step("embed")
     report.classified = classify_stance(store, embedder, progress)
-    if incremental and model_path is not None and model_path.exists():
-        if reason := IncidentModel.load(model_path).refit_reason:
-            # the saved model still carries posts that are gone: assigning against it would bring them back
-            log.warning("the incident model needs a full re-fit (%s): re-clustering instead of --incremental", reason)
-            incremental = False
-    if incremental and model_path is not None and model_path.exists():
-        counts = assign_incremental(store, embedder, model_path, taxonomy_path, resolver)
+    step("stance")
+    model_store.import_legacy(store, embedder.name, model_path)
+    saved = model_store.load_model(store, embedder.name) if incremental else None
+    if saved is not None and saved.refit_reason:
+        # the stored model still carries posts that are gone: assigning against it would bring them back
+        log.warning(
+            "the incident model needs a full re-fit (%s): re-clustering instead of --incremental", saved.refit_reason
+        )
+        saved = None
+    if saved is not None:
+        counts = assign_incremental(store, embedder, saved, taxonomy_path, resolver, upto=upto)
+        step("assign")
     else:
-        counts = cluster_incidents(store, embedder, model_path, taxonomy_path, resolver)
-    report.clusters, report.assigned, report.from_taxonomy, report.outliers = counts
+        counts = cluster_incidents(store, embedder, True, taxonomy_path, resolver, upto=upto)
+        step("cluster")
+    report.clusters, report.assigned, report.from_taxonomy, report.outliers, report.typed = counts
     report.stances = {str(k): n for k, n in store.stance_counts().items() if k is not None}
     report.seconds = time.perf_counter() - t0
     return report

@@ -397,8 +397,8 @@ def test_loan_and_credit_complaints_never_get_shop_types(cfpb, request, which):
 
 def test_labels_are_keyphrases_without_company_names(indexed_cfpb):
     rows, incidents, resolver = indexed_cfpb
+    from complaintwatch.companies import is_common_word
     from indexer.clustering.represent import banned_words
-    from indexer.companies import is_common_word
 
     banned = banned_words([n for c in resolver.companies.values() for n in (c.name, *c.aliases)], is_common_word)
     assert {"equifax", "transunion", "experian", "navient"} <= banned

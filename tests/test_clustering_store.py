@@ -4,10 +4,12 @@ store's per-company stats agree with recurring_failures on the same posts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from indexer.clustering import IncidentModel, recurring_failures
 from indexer.clustering.recurring import recurring_from_counts
+from indexer.model_store import KIND, load_model, save_model
 from indexer.pipeline import embed_text
 from tests.corpora import load_ru_reviews
 
@@ -19,7 +21,7 @@ def reviews(shared, usem3):
     return posts, dict(zip([p.url for p in posts], usem3.encode([p.text[:800] for p in posts])))
 
 
-def test_fit_store_and_recurring_stats_agree(store, reviews, usem3, tmp_path):
+def test_fit_store_and_recurring_stats_agree(store, reviews, usem3):
     posts, vectors = reviews
     store.upsert_posts([p.with_() for p in posts])  # copies: the store sets ids on what it is given
     stored = list(store.iter_posts())
@@ -65,8 +67,11 @@ def test_fit_store_and_recurring_stats_agree(store, reviews, usem3, tmp_path):
 
     assert [key(r) for r in from_store] == [key(r) for r in from_rows if r.company == "gazprombank"]
 
-    # the model saved beside the database serves the next run
-    path = tmp_path / "store.db.incidents.npz"
-    model.save(path)
-    again = IncidentModel().fit(ids, mat, texts, previous=IncidentModel.load(path).previous(res.assignment))
+    # the model kept in the store (app state) serves the next run, on either backend
+    save_model(store, model)
+    assert store.blob_keys(KIND) == [usem3.name]
+    kept = load_model(store, usem3.name)
+    assert kept.ids == model.ids and kept.next_id == model.next_id and kept.incidents == model.incidents
+    assert np.array_equal(kept.centroids_full, model.centroids_full)
+    again = IncidentModel().fit(ids, mat, texts, previous=kept.previous(res.assignment))
     assert again.assignment == res.assignment

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.companies import Company, CompanyResolver
-from indexer.language import detect_language
+from complaintwatch.companies import Company
+from complaintwatch.language import detect_language
+from indexer.companies import CompanyResolver
 
 
 @pytest.fixture(scope="module")

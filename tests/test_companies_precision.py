@@ -8,13 +8,8 @@ import csv
 
 import pytest
 
-from indexer.companies import (
-    Company,
-    CompanyResolver,
-    alias_file_from_csv,
-    builtin_companies,
-    strip_legal,
-)
+from complaintwatch.companies import Company, builtin_companies
+from indexer.companies import CompanyResolver, alias_file_from_csv, strip_legal
 
 CFPB = "data/cfpb_complaints_mixed_2015-2020_narratives.csv"
 INDUSTRIES = {"ecommerce", "banking", "telecom", "delivery", "travel"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from complaintwatch.companies import Company
 from crawlers.items import PostItem
 from crawlers.pipelines import BuildPostPipeline, reply_names
-from indexer.companies import Company
 
 THREAD = "https://forum.test/t/1"
 NEUTRAL = "Same here, still waiting for an answer."  # no support-desk phrasing: only the name can tell

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from complaintwatch.demosite.companies import COMPANIES
+from indexer.model_store import KIND
 from indexer.store import open_store
 
 
@@ -35,6 +36,9 @@ def test_demo_crawls_indexes_and_reruns_idempotently(tmp_path):
         # a shop's record: several recurring incident types
         assert len(store.company_incident_stats("korobka")) >= 4
         assert store.check() == []
+        # the fitted incident model is kept in the store, no file beside it
+        assert store.blob_keys(KIND) == ["usem3"]
+        assert not list(tmp_path.rglob("*.incidents.*.npz"))
     second = demo(tmp_path)
     for site in ("blog", "forum", "reviews"):
         assert any(line.split()[:3] == [site, "0", "new,"] for line in second.splitlines())

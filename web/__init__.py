@@ -66,14 +66,20 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
         store=store, embedder=embedder, company_names=dict(builtin_company_names() if names is None else names)
     )
 
-    from . import api, csrf, export, hosts
+    from . import api, auth, csrf, export, hosts
     from .views import alerts, apidocs, companies, compare, incidents, posts, search
+    from .views import auth as auth_views
 
     blueprints = (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, apidocs.bp, export.bp, compare.bp, alerts.bp)
+    blueprints += (auth_views.bp,)
+    from .views import status as status_views  # /status, /api/v1/status, /admin/sources (the scheduler's)
+
+    blueprints += (status_views.bp,)
     for bp in blueprints:
         app.register_blueprint(bp)
     csrf.init_app(app)  # SECRET_KEY, sessions, the token check on every form POST
     hosts.init_app(app)  # the Host allow-list (ALLOWED_HOSTS), checked before anything else
+    auth.init_app(app)  # accounts: sign-in, API tokens, who may read and write (off while no account exists)
 
     privacy.init_app(app)  # the `author` filter; refuses PSEUDONYMISE_AUTHORS without a key
     _author = app.jinja_env.filters["author"]

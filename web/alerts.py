@@ -6,6 +6,11 @@ watches, kept in the store and evaluated on request.
 - spike: the last 30 days against the 180 days before them, by the same
   rising rule as the incident-type trends (web.trends.spike_details).
 
+Alerts belong to their creator once accounts exist (web/auth.py): a user sees
+and edits their own, admins all, and alerts made before accounts (no owner)
+are the admins'. Evaluation needs the app (``app.app_context()``), never a
+request: alert delivery (complaintwatch/delivery) runs it too.
+
 A "search" alert matches what the search page finds for its query and filters
 (hybrid text + vector search; no query: every post under the filters; a query
 with a quoted phrase, +word or -word, or ``similar=0``, counts text matches
@@ -25,7 +30,8 @@ from werkzeug.datastructures import MultiDict
 from complaintwatch.models import Incident, Post, SavedSearch, SearchFilters
 from indexer.query import parse_query
 
-from .params import MAX_FIELD_CHARS, BadParam, SearchParams, clean_text, parse_id, parse_search_params
+from .auth import accounts, accounts_on, current_account
+from .params import MAX_FIELD_CHARS, MAX_SQL_INT, BadParam, SearchParams, clean_text, parse_id, parse_search_params
 from .reports import company_post_count, incident_label, incidents_by_id
 from .search import ResultItem, count_matches, newest_match_items, newest_matches
 from .services import company_name, setting, store
@@ -93,13 +99,56 @@ def describe(kind: str, params: Mapping, incidents: dict[int, Incident] | None =
     return ", ".join(parts) or "All posts"
 
 
+def visible_alerts() -> list[SavedSearch]:
+    """The alerts the current visitor may see: all while no account exists;
+    then a user's own, every alert for admins, none for anonymous visitors."""
+    every = store().saved_searches()
+    if not accounts_on():
+        return every
+    user = current_account()
+    if user is None:
+        return []
+    if user.role == "admin":
+        return every
+    owners = accounts().owners_by_alert()
+    return [a for a in every if owners.get(a.id) == user.id]
+
+
+def visible_alert(alert_id: int) -> SavedSearch | None:
+    """One alert if the visitor may see it (and so change it, when they may write at all)."""
+    a = store().get_saved_search(alert_id) if alert_id <= MAX_SQL_INT else None
+    if a is None or not accounts_on():
+        return a
+    user = current_account()
+    if user is None:
+        return None
+    if user.role == "admin" or accounts().owners_by_alert().get(a.id) == user.id:
+        return a
+    return None
+
+
 def create_alert(name: str, kind: str, raw: Mapping) -> SavedSearch:
+    """A new alert, owned by the signed-in user (when accounts exist)."""
     kind = clean_text(kind, 16).lower()
     params = normalise_params(kind, raw)
-    if len(store().saved_searches()) >= setting("MAX_ALERTS"):
+    user = current_account() if accounts_on() else None
+    if user is not None:  # the limit is per user (each one's alerts are evaluated on their page)
+        owners = accounts().owners_by_alert()
+        mine = sum(1 for a in store().saved_searches() if owners.get(a.id) == user.id)
+    else:
+        mine = len(store().saved_searches())
+    if mine >= setting("MAX_ALERTS"):
         raise TooManyAlerts(f"at most {setting('MAX_ALERTS')} alerts: delete some first")
     name = clean_text(name, NAME_CHARS) or describe(kind, params)
-    return store().add_saved_search(SavedSearch(name=name, kind=kind, params=params, created_at=now_utc()))
+    saved = store().add_saved_search(SavedSearch(name=name, kind=kind, params=params, created_at=now_utc()))
+    if user is not None:
+        accounts().set_owner(saved.id, user)
+    return saved
+
+
+def delete_alert(alert: SavedSearch) -> None:
+    store().delete_saved_search(alert.id)
+    accounts().forget_alert(alert.id)
 
 
 def search_args(alert: SavedSearch) -> dict[str, str]:
@@ -165,6 +214,12 @@ def new_items(alert: SavedSearch, limit: int) -> list[ResultItem]:
     """new_posts with how each matched (``ResultItem.similar``: only similar in meaning)."""
     params, filters = _query(alert)
     return newest_match_items(params, filters, limit, since=_new_since(alert))
+
+
+def items_since(alert: SavedSearch, since: datetime, limit: int) -> list[ResultItem]:
+    """The newest matching posts published from ``since`` on (alert delivery)."""
+    params, filters = _query(alert)
+    return newest_match_items(params, filters, limit, since=since)
 
 
 def matching_posts(alert: SavedSearch, limit: int) -> list[Post]:

@@ -6,7 +6,8 @@ import json
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc
+from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc, visible_alert, visible_alerts
+from .alerts import delete_alert as remove_alert
 from .openapi import openapi_spec, operations
 from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
 from .reports import (
@@ -69,6 +70,7 @@ def search():
             "page": res.page,
             "per_page": res.per_page,
             "total": res.total,
+            "matches": res.matches,
             "pages": res.pages,
             "has_next": res.has_next,
             # the company the query names (null when none): its filter and page
@@ -159,7 +161,9 @@ def compare():
     return jsonify(compare_dict(compare_report(chosen)))
 
 
-# -- alerts: the writes take a JSON body (never a form: see web/csrf.py) --
+# -- alerts: the writes take a JSON body (never a form: see web/csrf.py); once accounts exist they need
+# a signed-in user (Authorization: Bearer <token>, or the session with its CSRF token) who may write,
+# and each user reaches only their own alerts (admins all; web/auth.py, web/alerts.py) --
 
 
 def _json_body() -> dict:
@@ -182,7 +186,7 @@ def _json_body() -> dict:
 
 
 def _saved(alert_id: int):
-    a = store().get_saved_search(alert_id) if alert_id <= MAX_SQL_INT else None
+    a = visible_alert(alert_id)
     if a is None:
         abort(404, description=f"unknown alert {alert_id}")
     return a
@@ -191,7 +195,7 @@ def _saved(alert_id: int):
 @bp.get("/alerts")
 def alerts():
     incs, now = incidents_by_id(), now_utc()
-    return jsonify({"alerts": [alert_dict(evaluate(a, now, incs)) for a in store().saved_searches()]})
+    return jsonify({"alerts": [alert_dict(evaluate(a, now, incs)) for a in visible_alerts()]})
 
 
 @bp.post("/alerts")
@@ -230,7 +234,7 @@ def alert(alert_id: int):
 @bp.delete("/alerts/<int:alert_id>")
 def delete_alert(alert_id: int):
     a = _saved(alert_id)
-    store().delete_saved_search(a.id)
+    remove_alert(a)
     return jsonify({"deleted": a.id})
 
 

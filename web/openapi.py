@@ -305,6 +305,11 @@ SCHEMAS = {
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
             "total": {"type": "integer", "description": "Results (up to the result cap)."},
+            "matches": {
+                "type": "integer",
+                "nullable": True,
+                "description": "Every post the search finds, past the result cap too (exact).",
+            },
             "pages": {"type": "integer"},
             "has_next": {"type": "boolean"},
             "company_suggestion": {
@@ -565,6 +570,13 @@ def openapi_spec() -> dict:
                     "parameters": [_path("alert_id", "Alert id.", {"type": "integer"})],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                     "responses": {"200": _ok(_ref("Alert")), "404": _ERR, "415": _ERR},
+                }
+            },
+            "/api/v1/status": {
+                "get": {
+                    "summary": "The scheduler: each source's last crawl and next due time, the last index and delivery",
+                    "description": "Admins only once accounts exist. See complaintwatch/runstate.py for the fields.",
+                    "responses": {"200": _ok({"type": "object"})},
                 }
             },
             "/api/v1/openapi.json": {

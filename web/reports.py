@@ -13,6 +13,7 @@ from indexer.clustering.recurring import recurring_from_counts
 from indexer.stance import STANCES
 from indexer.store.base import CompanyCounts, ComplaintReply
 
+from .aggregates import cached
 from .charts import month_range
 from .services import setting, store
 from .trends import RULE, Trend
@@ -26,7 +27,7 @@ def today() -> date:
 
 
 def incidents_by_id() -> dict[int, Incident]:
-    return {i.id: i for i in store().incidents()}
+    return dict(cached("incidents", lambda: {i.id: i for i in store().incidents()}))
 
 
 def incident_label(inc: Incident | None, incident_id: int | None) -> str:
@@ -163,7 +164,9 @@ def company_counts() -> dict[str, CompanyCounts]:
     in its order (most complaints first); one aggregation per request."""
     counts = g.get("_cw_company_counts")
     if counts is None:
-        counts = g._cw_company_counts = {c.company: c for c in store().company_counts()}
+        counts = g._cw_company_counts = dict(
+            cached("company_counts", lambda: {c.company: c for c in store().company_counts()})
+        )
     return counts
 
 

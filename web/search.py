@@ -56,6 +56,13 @@ class SearchResult:
     has_next: bool
     mode: str  # "search" | "latest"
     vector_used: bool = False
+    # every match, past the cap too: exact, and cheap (the stores count on the
+    # full-text index and the filter columns, not by ranking every match)
+    matches: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.matches is not None and self.matches > self.total
 
     @property
     def pages(self) -> int | None:
@@ -73,7 +80,7 @@ class _Candidate:
 def _candidates(
     params: SearchParams, depth: int, filters: SearchFilters | None = None, all_text: bool = False
 ) -> tuple[list[_Candidate], int, bool]:
-    """Fused candidates best-first, the estimated total and whether vectors were
+    """Fused candidates best-first, every match (uncapped) and whether vectors were
     used. ``filters``: instead of the params' own; ``all_text``: every text match
     (up to the cap), as the date order needs."""
     svc = services()
@@ -96,7 +103,7 @@ def _candidates(
     cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids) for pid, score in fused]
     # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
     total = len(cands) + max(0, text_total - len(hits))
-    return cands, min(total, cap), use_vectors
+    return cands, total, use_vectors
 
 
 def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
@@ -130,21 +137,23 @@ def run_search(params: SearchParams) -> SearchResult:
     cap = setting("MAX_RESULTS")
     pp = params.per_page
     if not params.q:
-        total = min(services().store.count_latest(params.filters), cap)
+        matches = services().store.count_latest(params.filters)
+        total = min(matches, cap)
         pages = max(1, math.ceil(total / pp))
         page = min(params.page, pages)  # past the end: the last page
         window = _latest(params, min(pp, total - (page - 1) * pp), offset=(page - 1) * pp) if total else []
-        return SearchResult(window, total, page, pp, page < pages, "latest")
+        return SearchResult(window, total, page, pp, page < pages, "latest", matches=matches)
 
     depth = min(max(setting("TEXT_DEPTH"), params.page * pp), cap)
-    cands, total, vector_used = _candidates(params, depth)
+    cands, matches, vector_used = _candidates(params, depth)
+    total = min(matches, cap)
     pages = max(1, math.ceil(total / pp))
     page = min(params.page, pages)
     if params.sort == "date":
         items = _by_date(_materialise(cands))[(page - 1) * pp : page * pp]
     else:
         items = _materialise(cands[(page - 1) * pp : page * pp])
-    return SearchResult(items, total, page, pp, page < pages, "search", vector_used)
+    return SearchResult(items, total, page, pp, page < pages, "search", vector_used, matches)
 
 
 def all_results(params: SearchParams) -> list[ResultItem]:
@@ -175,7 +184,7 @@ def count_matches(
     f = _narrowed(filters, since, until)
     if not params.q:
         return min(services().store.count_latest(f), setting("MAX_RESULTS"))
-    return _candidates(params, setting("TEXT_DEPTH"), f)[1]
+    return min(_candidates(params, setting("TEXT_DEPTH"), f)[1], setting("MAX_RESULTS"))
 
 
 def newest_match_items(

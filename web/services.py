@@ -48,7 +48,7 @@ DEFAULTS = {
 
 def builtin_company_names() -> dict[str, str]:
     try:
-        from indexer.companies import builtin_companies
+        from complaintwatch.companies import builtin_companies
 
         return {c.id: c.name for c in builtin_companies()}
     except Exception:  # display names are a nicety: never fail the app over them

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from flask import current_app, url_for
 
-from indexer.companies import Company, CompanyResolver, aliases_for, builtin_companies
+from complaintwatch.companies import Company, builtin_companies
+from indexer.companies import CompanyResolver, aliases_for
 
 from .params import SearchParams
 from .reports import company_counts

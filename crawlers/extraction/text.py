@@ -11,7 +11,7 @@ import trafilatura
 from lxml import etree
 from parsel import Selector
 
-from indexer.language import language_scores
+from complaintwatch.language import language_scores
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from parsel import Selector
 from scrapy.http import Request, Response
 
-from crawlers.extraction.encoding import response_text
+from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.text import (
     clean_lines,
     css_text,
@@ -207,6 +207,15 @@ _THREAD_LINKS = (
     "a.question-hyperlink::attr(href)",  # Stack Exchange lists
 )
 _SUBFORUM_LINKS = (".node-title a::attr(href)", "a.forumtitle::attr(href)", ".forumtitle a::attr(href)")
+# Search results (crawlers/discovery.py makes the search URLs): results are
+# excerpts, never read as posts; each leads to its thread. Thread lists
+# (phpBB sr=topics, vBulletin showposts=0) match _THREAD_LINKS as well.
+_SEARCH_RESULT_LINKS = (
+    "h3.contentRow-title a::attr(href)",  # XenForo 2 (threads and posts)
+    "li.searchResult h3.title a::attr(href)",  # XenForo 1
+    "div.search.post dl.postprofile a[href*='viewtopic.php']::attr(href)",  # phpBB 3 posts view: the topic link
+)
+_SEARCH_PATH = re.compile(r"(?:^|/)search(?:\.php|/|$)")
 _NEXT = ('link[rel="next"]::attr(href)', 'a[rel="next"]::attr(href)', "a.pageNav-jump--next::attr(href)")
 _PAGE_SUFFIX = re.compile(r"/page-\d+/?$")
 _PAGE_PARAMS = frozenset({"page", "start"})
@@ -242,6 +251,9 @@ class ForumSpider(BaseSpider):
         sel = Selector(text=html, base_url=response.url)
         if not rules_on(self):  # -a rules=off: the generic extractor alone
             yield from generic_items(self, response, html, sel)
+            return
+        if _SEARCH_PATH.search(urlsplit(response.url).path):
+            yield from self._search_results(response, sel)
             return
         if sel.css("#question, div.question[data-questionid]"):
             yield from self._stackexchange(response, sel)
@@ -298,6 +310,32 @@ class ForumSpider(BaseSpider):
                     meta={PAGINATION: True},
                 )
                 break
+
+    def _search_results(self, response: Response, sel: Selector) -> Iterator[Request]:
+        """A forum's search results page: the threads it lists, and its next page."""
+        requests = [
+            Request(strip_session(url), callback=self.parse)
+            for q in _SEARCH_RESULT_LINKS
+            for href in dict.fromkeys(sel.css(q).getall())
+            if (url := self.web_url(response, href))
+        ]
+        requests += self._follow_index(response, sel)
+        if not requests:
+            self.logger.info("search results page with no results %s", response.url)
+        yield from requests
+
+    def parse_json(self, response: Response) -> Iterator[Any]:
+        """Discourse search.json: follow its topics (/t/<slug>/<id>, crawler view)."""
+        data = loads_json(response_text(response))
+        topics = data.get("topics") if isinstance(data, dict) else None
+        if not isinstance(topics, list) or not ("grouped_search_result" in data or "posts" in data):
+            yield from super().parse_json(response)
+            return
+        base = response.url.split("search.json", 1)[0]  # a Discourse in a subfolder keeps it
+        for t in topics:
+            if isinstance(t, dict) and isinstance(t.get("id"), int) and isinstance(t.get("slug"), str):
+                if url := self.web_url(response, urljoin(base, f"t/{t['slug'] or 'topic'}/{t['id']}")):
+                    yield Request(url, callback=self.parse)
 
     def _message_url(self, response: Response, msg: Message, thread_url: str, position: int) -> str:
         if link := self.permalink(response, msg.permalink, thread_url):

@@ -5,14 +5,18 @@ fit():        reduce (embedding components + word space) -> cluster (a re-fit
               clearly tighter) -> stable ids -> keywords, labels, representatives
 assign_new(): new posts -> nearest existing centroid in the space the clusters
               were built in, or None, without re-clustering
-save()/load(): reducer, word space, centroids and id counter in one .npz, so
-              assign_new() and id-stable re-fits work across runs
+to_bytes()/from_bytes(): reducer, word space, centroids and id counter in
+              one .npz (no pickles), kept in the store between runs, so
+              assign_new() and id-stable re-fits work across runs and hosts;
+              save()/load() write and read the same bytes as a file
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -349,8 +353,9 @@ class IncidentModel:
         )
 
     # -- persistence --
-    def save(self, path: str | Path) -> None:
-        """One .npz, no pickles: config, reducer, centroids, thresholds, id counter, incidents."""
+    def to_bytes(self) -> bytes:
+        """One .npz in memory, no pickles: config, reducer, word space, centroids,
+        thresholds, id counter, incidents (what the store keeps, see indexer/model_store.py)."""
         meta = {
             "format": FORMAT_VERSION,
             "model_name": self.model_name,
@@ -368,36 +373,43 @@ class IncidentModel:
         if self.words is not None:
             arrays |= {f"words_{k}": v for k, v in self.words.state().items()}
             arrays |= {"centroids_joint": self.centroids_joint, "thresholds_joint": self.thresholds_joint}
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        buf = io.BytesIO()
         np.savez(
-            tmp,
+            buf,
             meta=np.array(json.dumps(meta)),
             centroids_reduced=self.centroids_reduced,
             centroids_full=self.centroids_full,
             thresholds=self.thresholds,
             **arrays,
         )
-        tmp.replace(path)  # readers never see a half-written model
+        return buf.getvalue()
 
     @classmethod
-    def load(cls, path: str | Path, taxonomy: Sequence[TaxonomyPrototype] = ()) -> IncidentModel:
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
+    def from_bytes(cls, data: bytes, taxonomy: Sequence[TaxonomyPrototype] = ()) -> IncidentModel:
+        """The model to_bytes() wrote; ValueError for anything else (never unpickles)."""
+        try:
+            return cls._from_npz(data, taxonomy)
+        except (OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+            raise ValueError(f"not an incident model ({type(e).__name__}: {e})") from e
+
+    @classmethod
+    def _from_npz(cls, data: bytes, taxonomy: Sequence[TaxonomyPrototype]) -> IncidentModel:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
             if meta.get("format") != FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported incident model format {meta.get('format')}")
-            state = {k[len("reducer_") :]: data[k] for k in data.files if k.startswith("reducer_")}
+                raise ValueError(f"unsupported incident model format {meta.get('format')}")
+            state = {k[len("reducer_") :]: npz[k] for k in npz.files if k.startswith("reducer_")}
             model = cls(ClusteringConfig(**meta["config"]), taxonomy, model_name=meta["model_name"])
             if state:
                 model.reducer = reducer_from_state(meta["reducer"], state)
-            model.centroids_reduced = data["centroids_reduced"]
-            model.centroids_full = data["centroids_full"]
-            model.thresholds = data["thresholds"]
-            words = {k[len("words_") :]: data[k] for k in data.files if k.startswith("words_")}
+            model.centroids_reduced = npz["centroids_reduced"]
+            model.centroids_full = npz["centroids_full"]
+            model.thresholds = npz["thresholds"]
+            words = {k[len("words_") :]: npz[k] for k in npz.files if k.startswith("words_")}
             if words:  # a model saved before the word space was kept has none: assign_new uses the embeddings
                 model.words = LexicalReduction.from_state(words)
-                model.centroids_joint = data["centroids_joint"]
-                model.thresholds_joint = data["thresholds_joint"]
+                model.centroids_joint = npz["centroids_joint"]
+                model.thresholds_joint = npz["thresholds_joint"]
         model.reducer_rows = int(meta["reducer_rows"])
         model.words_rows = int(meta.get("words_rows", 0))
         model.next_id = int(meta["next_id"])
@@ -406,6 +418,20 @@ class IncidentModel:
         model.refit_reason = meta.get("refit_reason")
         model.given_back = {int(k): list(v) for k, v in meta.get("given_back", {}).items()}
         return model
+
+    def save(self, path: str | Path) -> None:
+        """to_bytes() into a file, atomically: readers never see a half-written model."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path, taxonomy: Sequence[TaxonomyPrototype] = ()) -> IncidentModel:
+        try:
+            return cls.from_bytes(Path(path).read_bytes(), taxonomy)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
 
     def forget_posts(self, incidents: Sequence[Incident], reason: str) -> None:
         """After a takedown: the saved incident types take the store's

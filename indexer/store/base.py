@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -115,6 +114,47 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_posts(self) -> int: ...
 
+    # -- the change journal: what the index run still has to do --
+    # Every insert or real change (new content_hash) of a post hands it the
+    # next change sequence number and clears its "analysed" and "typed" marks;
+    # the index run sets them again (set_analysis, replace_incidents,
+    # assign_incidents), so it only works on what changed. ``upto``: the
+    # change_seq() the run started from; posts changed after it (a crawl running
+    # meanwhile) are left for the next run.
+    @abc.abstractmethod
+    def change_seq(self) -> int:
+        """The last change sequence number handed out (0: none yet)."""
+
+    @abc.abstractmethod
+    def posts_to_analyse(
+        self, everything: bool = False, batch: int = 500, upto: int | None = None
+    ) -> Iterator[list[Post]]:
+        """Pages of posts not analysed since they last changed (``everything``:
+        all posts), in id order."""
+
+    @abc.abstractmethod
+    def posts_to_type(self, model: str, batch: int = 500, upto: int | None = None) -> Iterator[list[Post]]:
+        """Pages of posts with a vector of ``model`` not given an incident type
+        since they last changed, in id order."""
+
+    def get_posts_by_url(self, urls: Iterable[str]) -> dict[str, Post]:
+        """The posts at these URLs, by canonical URL (unknown ones left out)."""
+        out = {}
+        for u in urls:
+            if (p := self.get_post_by_url(u)) is not None:
+                out[u] = p
+        return out
+
+    def thread_posts(self, thread_urls: Iterable[str]) -> list[Post]:
+        """Every post of these threads: the opening posts (their url), the posts
+        whose thread_url is one of them, and those without a thread_url whose
+        parent_url is one of them."""
+        out: dict[int, Post] = {}
+        for u in thread_urls:
+            for p in self.thread(u):
+                out[p.id] = p
+        return list(out.values())
+
     # -- indexer outputs --
     @abc.abstractmethod
     def posts_without_vector(self, model: str, batch: int = 256) -> Iterator[list[Post]]: ...
@@ -123,12 +163,19 @@ class Store(abc.ABC):
     def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None: ...
 
     @abc.abstractmethod
-    def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """(post ids, float32 matrix of unit vectors) for every embedded post."""
+    def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(post ids, float32 matrix of unit vectors) for every embedded post,
+        read in bulk, in id order; with ``ids``: for those of them that have a
+        vector, in the order given."""
 
     @abc.abstractmethod
-    def set_analysis(self, items: list[tuple[int, list[str], str | None]]) -> None:
-        """Per post id: resolved company ids and detected language."""
+    def count_vectors(self, model: str) -> int:
+        """How many posts have a vector of ``model`` (counted, not loaded)."""
+
+    @abc.abstractmethod
+    def set_analysis(self, items: list[tuple[int, list[str], str | None]], upto: int | None = None) -> None:
+        """Per post id: resolved company ids and detected language; marks the
+        posts analysed (posts changed after ``upto`` are left untouched)."""
 
     @abc.abstractmethod
     def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
@@ -144,8 +191,23 @@ class Store(abc.ABC):
         """{stance: posts} over every post but company replies (None: not classified yet)."""
 
     @abc.abstractmethod
-    def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
-        """Store the incident types and each post's incident id (None = outlier)."""
+    def replace_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
+        """Store the incident types (only these) and each post's incident id
+        (None = outlier; posts left out of ``assignment`` get None); the posts
+        in ``assignment`` are marked typed. Only posts whose incident id changes
+        or that were not marked are written; posts changed after ``upto`` are
+        left untouched."""
+
+    @abc.abstractmethod
+    def assign_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
+        """The incremental counterpart of replace_incidents: insert or replace
+        these incident types (one of size 0 is deleted; the others stay) and
+        set the incident id of just the posts in ``assignment``, marking them
+        typed; every other post is untouched."""
 
     @abc.abstractmethod
     def incidents(self) -> list[Incident]: ...
@@ -159,11 +221,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
+        self,
+        model: str,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        query: str = "",
+        exact: bool = False,
     ) -> list[tuple[int, float]]:
         """(post id, cosine similarity), nearest first, under ``filters``; with a
         user ``query``, only posts that satisfy its constraints (quoted phrases
-        and +words present, -words absent: ParsedQuery.has_constraints)."""
+        and +words present, -words absent: ParsedQuery.has_constraints).
+        Approximate where the store has an ANN index; ``exact``: brute force."""
 
     @abc.abstractmethod
     def companies(self) -> list[tuple[str, int]]:
@@ -441,21 +510,3 @@ def is_taken_down(url: str | None, listed: set[str] | frozenset[str]) -> bool:
             if key in listed or key.split("#", 1)[0] in listed:
                 return True
     return False
-
-
-def open_store(url: str | Path) -> Store:
-    """``sqlite:///path/to.db`` or a plain path -> the embedded store;
-    ``es://host:9200[/prefix]`` (``es+https://user:pass@host:9200/prefix``)
-    -> Elasticsearch 8."""
-    s = str(url)
-    if s.split("://", 1)[0].lower() in ("es", "es+http", "es+https", "elasticsearch"):
-        from .es import ElasticsearchStore
-
-        return ElasticsearchStore(s)
-    if s.startswith("sqlite:///"):
-        s = s[len("sqlite:///") - 1 :] if s.startswith("sqlite:////") else s[len("sqlite:///") :]
-    if "://" in s:
-        raise ValueError(f"unsupported store URL: {url}")
-    from .sqlite import SQLiteStore
-
-    return SQLiteStore(Path(s))

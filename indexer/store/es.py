@@ -83,7 +83,7 @@ from .base import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DEFAULT_PREFIX = "complaintwatch"
 SCHEMES = ("es", "es+http", "es+https", "elasticsearch")
 
@@ -99,6 +99,9 @@ _PAGE = 1000
 NOT_COMPLAINTS = [s for s in STANCES if s != COMPLAINT]
 # v5: stance per post (indexer/stance.py), star rating where the site gives one
 _V5_PROPERTIES = {"stance": {"type": "keyword"}, "rating": {"type": "integer"}}
+# v6: the change journal (Store.change_seq): the post's change sequence number
+# and the one the index run last analysed / typed (absent: still to do)
+_V6_PROPERTIES = {"change_seq": {"type": "long"}, "analysed_seq": {"type": "long"}, "typed_seq": {"type": "long"}}
 _MAX_WINDOW = 10_000  # index.max_result_window
 _LATIN_LIMIT = 0x0250  # FTS5 unicode61 removes diacritics from Latin letters only
 
@@ -234,7 +237,7 @@ _POST_SOURCE = [
 ]  # fmt: skip
 
 
-def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
+def _post_doc(p: Post, pid: int, incident_id: int | None, seq: int) -> dict[str, Any]:
     return {
         "id": pid,
         "url": p.url,
@@ -258,6 +261,8 @@ def _post_doc(p: Post, pid: int, incident_id: int | None) -> dict[str, Any]:
         "subject": p.subject,
         "rating": p.rating,
         "stance": None,  # set by the indexer (set_stance); a changed post is classified again
+        # the journal: analysed_seq and typed_seq absent, so the next index run analyses and types it
+        "change_seq": seq,
         "updated_at": _now_ms(),
     }
 
@@ -369,6 +374,7 @@ class ElasticsearchStore(ESAppState, Store):
                 "incident_id": {"type": "integer"},
                 "subject": {"type": "keyword", "ignore_above": 512},  # v2
                 **_V5_PROPERTIES,
+                **_V6_PROPERTIES,
                 "updated_at": {"type": "long"},
             },
         }
@@ -461,6 +467,22 @@ class ElasticsearchStore(ESAppState, Store):
             self.es.indices.put_mapping(
                 index=self.alias, properties=_V5_PROPERTIES, meta={"complaintwatch_schema": SCHEMA_VERSION}
             )
+        if version < 6:  # the change journal: stored posts count as changed in id order, typed when they have a type
+            self.es.indices.put_mapping(index=self.alias, properties=_V6_PROPERTIES)
+            query = {"bool": {"must_not": [{"exists": {"field": "change_seq"}}]}}
+            for hits in self._scan(query, ["id", "incident_id"], 5000):
+                self._bulk(
+                    {
+                        "_op_type": "update",
+                        "_id": h["_id"],
+                        "retry_on_conflict": 5,
+                        "doc": {"change_seq": h["_source"]["id"]}
+                        | ({"typed_seq": h["_source"]["id"]} if h["_source"].get("incident_id") is not None else {}),
+                    }
+                    for h in hits
+                )
+            self.refresh()
+            self.es.indices.put_mapping(index=self.alias, meta={"complaintwatch_schema": SCHEMA_VERSION})
 
     def _mapping(self) -> dict[str, Any]:
         m = self.es.indices.get_mapping(index=self.alias)
@@ -552,16 +574,21 @@ class ElasticsearchStore(ESAppState, Store):
 
     def _allocate_ids(self, n: int) -> int:
         """First of ``n`` consecutive new post ids (compare-and-set on a counter doc)."""
+        return self._allocate("post_seq", "id", n)
+
+    def _allocate(self, counter: str, field: str, n: int) -> int:
+        """First of ``n`` consecutive numbers from the counter doc ``counter``
+        (compare-and-set), which starts above the highest ``field`` stored."""
         from elasticsearch import ConflictError, NotFoundError
 
         while True:
             try:
-                doc = self.es.get(index=self.meta_index, id="post_seq")
+                doc = self.es.get(index=self.meta_index, id=counter)
             except NotFoundError:
-                mx = self.es.search(index=self.alias, size=0, aggs={"m": {"max": {"field": "id"}}})
+                mx = self.es.search(index=self.alias, size=0, aggs={"m": {"max": {"field": field}}})
                 first = int(mx["aggregations"]["m"]["value"] or 0) + 1
                 try:
-                    self.es.create(index=self.meta_index, id="post_seq", document={"next": first + n})
+                    self.es.create(index=self.meta_index, id=counter, document={"next": first + n})
                     return first
                 except ConflictError:
                     continue
@@ -569,7 +596,7 @@ class ElasticsearchStore(ESAppState, Store):
             try:
                 self.es.index(
                     index=self.meta_index,
-                    id="post_seq",
+                    id=counter,
                     document={"next": first + n},
                     if_seq_no=doc["_seq_no"],
                     if_primary_term=doc["_primary_term"],
@@ -578,9 +605,20 @@ class ElasticsearchStore(ESAppState, Store):
             except ConflictError:
                 continue
 
+    def change_seq(self) -> int:
+        from elasticsearch import NotFoundError
+
+        try:
+            return int(self.es.get(index=self.meta_index, id="change_seq")["_source"]["next"]) - 1
+        except NotFoundError:
+            mx = self.es.search(index=self.alias, size=0, aggs={"m": {"max": {"field": "change_seq"}}})
+            return int(mx["aggregations"]["m"]["value"] or 0)
+
     # -- bulk --
-    def _bulk(self, actions: Iterable[dict[str, Any]], index: str | None = None) -> list[dict[str, Any]]:
-        """Send actions; returns the create conflicts, raises on any other failure."""
+    def _bulk(
+        self, actions: Iterable[dict[str, Any]], index: str | None = None, conflict_ops: tuple[str, ...] = ("create",)
+    ) -> list[dict[str, Any]]:
+        """Send actions; returns the version conflicts of ``conflict_ops``, raises on any other failure."""
         from elasticsearch import helpers
 
         conflicts, errors = [], []
@@ -596,7 +634,7 @@ class ElasticsearchStore(ESAppState, Store):
             if ok:
                 continue
             op, res = next(iter(item.items()))
-            if op == "create" and res.get("status") == 409:
+            if op in conflict_ops and res.get("status") == 409:
                 conflicts.append(res)
             else:
                 errors.append(item)
@@ -648,12 +686,15 @@ class ElasticsearchStore(ESAppState, Store):
         new_keys = list(dict.fromkeys(k for k in keys if k not in state))
         next_id = self._allocate_ids(len(new_keys)) if new_keys else 0
         new_ids = {k: next_id + i for i, k in enumerate(new_keys)}
+        # change sequence numbers for every post written in full (new or changed; upper bound)
+        changed = sum(1 for p, k in zip(batch, keys) if k not in state or state[k]["content_hash"] != p.content_hash)
+        seqs = iter(range(self._allocate("change_seq", "change_seq", changed), 2**62)) if changed else iter(())
         actions, created = [], {}
         for p, key in zip(batch, keys):
             cur = state.get(key)
             if cur is None:
                 pid = new_ids[key]
-                actions.append({"_op_type": "create", "_id": key, "_source": _post_doc(p, pid, None)})
+                actions.append({"_op_type": "create", "_id": key, "_source": _post_doc(p, pid, None, next(seqs))})
                 created[key] = p
                 state[key] = {"id": pid, "content_hash": p.content_hash, "incident_id": None, "rating": p.rating}
                 res.new += 1
@@ -677,7 +718,8 @@ class ElasticsearchStore(ESAppState, Store):
             else:
                 # content changed: keep id and incident, drop the stale vectors (full replace)
                 pid = cur["id"]
-                actions.append({"_op_type": "index", "_id": key, "_source": _post_doc(p, pid, cur.get("incident_id"))})
+                doc = _post_doc(p, pid, cur.get("incident_id"), next(seqs))
+                actions.append({"_op_type": "index", "_id": key, "_source": doc})
                 state[key] = {**cur, "content_hash": p.content_hash, "rating": p.rating}
                 res.updated += 1
             p.id = pid
@@ -789,42 +831,159 @@ class ElasticsearchStore(ESAppState, Store):
         self._vec_cache.pop(model, None)
         self._after_write()
 
-    def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+    def count_vectors(self, model: str) -> int:
+        field = vector_field(model)
+        if field not in self._vec_fields:
+            self._load_vector_fields()
+            if field not in self._vec_fields:
+                return 0
+        return int(self.es.count(index=self.alias, query={"exists": {"field": field}})["count"])
+
+    def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         field = vector_field(model)
         if field not in self._vec_fields:
             self._load_vector_fields()
             if field not in self._vec_fields:
                 return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        if ids is not None:
+            return self._vectors_of(field, list(dict.fromkeys(int(i) for i in ids)))
         query = {"exists": {"field": field}}
         n = int(self.es.count(index=self.alias, query=query)["count"])
         cached = self._vec_cache.get(model)
         if cached and cached[0] == n:
             return cached[1], cached[2]
-        ids, rows = [], []
-        for hits in self._scan(query, ["id", field], 500):
-            for h in hits:
-                ids.append(h["_source"]["id"])
-                rows.append(h["_source"][field])
-        id_arr = np.asarray(ids, dtype=np.int64)
-        mat = np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        # search_after pages with only the id and the vector in _source, straight into one matrix
+        id_arr = np.empty(n, dtype=np.int64)
+        mat: np.ndarray | None = None
+        i = 0
+        for hits in self._scan(query, ["id", field], 2000):
+            if mat is None:
+                mat = np.empty((max(n, len(hits)), len(hits[0]["_source"][field])), dtype=np.float32)
+            if i + len(hits) > len(mat):  # written after the count: grow (rare)
+                mat = np.concatenate([mat[:i], np.empty((len(hits), mat.shape[1]), np.float32)])
+                id_arr = np.concatenate([id_arr[:i], np.empty(len(hits), np.int64)])
+            mat[i : i + len(hits)] = [h["_source"][field] for h in hits]
+            id_arr[i : i + len(hits)] = [h["_source"]["id"] for h in hits]
+            i += len(hits)
+        if mat is None:
+            id_arr, mat = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        id_arr, mat = id_arr[:i], mat[:i]
         self._vec_cache[model] = (n, id_arr, mat)
         return id_arr, mat
 
-    def set_analysis(self, items: list[tuple[int, list[str], str | None]]) -> None:
+    def _vectors_of(self, field: str, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        found: dict[int, list[float]] = {}
+        for i in range(0, len(ids), _PAGE):
+            chunk = ids[i : i + _PAGE]
+            res = self.es.search(
+                index=self.alias,
+                size=len(chunk),
+                query={"bool": {"filter": [{"terms": {"id": chunk}}, {"exists": {"field": field}}]}},
+                source=["id", field],
+                track_total_hits=False,
+            )
+            found.update((h["_source"]["id"], h["_source"][field]) for h in res["hits"]["hits"])
+        order = [i for i in ids if i in found]
+        if not order:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(order, dtype=np.int64), np.asarray([found[i] for i in order], dtype=np.float32)
+
+    def _update_unchanged(self, updates: dict[str, tuple[dict[str, Any], str | None]], upto: int | None) -> None:
+        """Partial updates of posts by _id, each written only while the post
+        has not changed after ``upto`` and marked (the field named beside the
+        doc, if any) with its change_seq. No scripts (a cluster may run without
+        painless): each post's change_seq is read with its _seq_no, and the
+        write is conditional on that _seq_no; a post written meanwhile is read
+        and tried again."""
+        pending = dict(updates)
+        for _ in range(5):
+            if not pending:
+                return
+            keys, actions, now = list(pending), [], _now_ms()
+            for i in range(0, len(keys), _PAGE):
+                for d in self.es.mget(index=self.alias, ids=keys[i : i + _PAGE], source=["change_seq"])["docs"]:
+                    seq = int((d.get("_source") or {}).get("change_seq") or 0)
+                    if not d.get("found") or (upto is not None and seq > upto):
+                        continue  # gone, or changed after the run started: the next run's work
+                    doc, mark = pending[d["_id"]]
+                    actions.append(
+                        {
+                            "_op_type": "update",
+                            "_id": d["_id"],
+                            "if_seq_no": d["_seq_no"],
+                            "if_primary_term": d["_primary_term"],
+                            "doc": doc | ({mark: seq} if mark else {}) | {"updated_at": now},
+                        }
+                    )
+            lost = {c["_id"] for c in self._bulk(actions, conflict_ops=("update",))}
+            pending = {k: v for k, v in pending.items() if k in lost}
+        if pending:
+            log.warning("%d posts kept changing while the index run wrote them: left for the next run", len(pending))
+
+    def set_analysis(self, items: list[tuple[int, list[str], str | None]], upto: int | None = None) -> None:
         if not items:
             return
         keys = self._keys(pid for pid, _, _ in items)
-        now = _now_ms()
-        self._bulk(
+        self._update_unchanged(
             {
-                "_op_type": "update",
-                "_id": keys[int(pid)],
-                "doc": {"companies": list(c), "language": lang, "updated_at": now},
-            }
-            for pid, c, lang in items
-            if int(pid) in keys
+                keys[int(pid)]: ({"companies": list(c), "language": lang}, "analysed_seq")
+                for pid, c, lang in items
+                if int(pid) in keys
+            },
+            upto,
         )
         self._after_write()
+
+    def posts_to_analyse(
+        self, everything: bool = False, batch: int = 500, upto: int | None = None
+    ) -> Iterator[list[Post]]:
+        must_not = [] if everything else [{"exists": {"field": "analysed_seq"}}]
+        for hits in self._scan(self._journal_query(must_not, [], upto), _POST_SOURCE, batch):
+            yield [_hit_to_post(h["_source"]) for h in hits]
+
+    def posts_to_type(self, model: str, batch: int = 500, upto: int | None = None) -> Iterator[list[Post]]:
+        field = vector_field(model)
+        query = self._journal_query([{"exists": {"field": "typed_seq"}}], [{"exists": {"field": field}}], upto)
+        for hits in self._scan(query, _POST_SOURCE, batch):
+            yield [_hit_to_post(h["_source"]) for h in hits]
+
+    @staticmethod
+    def _journal_query(must_not: list, filters: list, upto: int | None) -> dict[str, Any]:
+        if upto is not None:
+            filters = [*filters, {"range": {"change_seq": {"lte": int(upto)}}}]
+        return {"bool": {"must_not": must_not, "filter": filters}}
+
+    def get_posts_by_url(self, urls: Iterable[str]) -> dict[str, Post]:
+        urls = list(dict.fromkeys(urls))
+        out: dict[str, Post] = {}
+        for i in range(0, len(urls), _PAGE):
+            docs = self.es.mget(index=self.alias, ids=[doc_key(u) for u in urls[i : i + _PAGE]], source=_POST_SOURCE)
+            out.update((d["_source"]["url"], _hit_to_post(d["_source"])) for d in docs["docs"] if d.get("found"))
+        return out
+
+    def thread_posts(self, thread_urls: Iterable[str]) -> list[Post]:
+        urls = list(dict.fromkeys(canonical_url(u) for u in thread_urls if u))
+        out: dict[int, Post] = {}
+        for i in range(0, len(urls), _PAGE):
+            chunk = urls[i : i + _PAGE]
+            query = {
+                "bool": {
+                    "should": [
+                        {"terms": {"url": chunk}},
+                        {"terms": {"thread_url": chunk}},
+                        {
+                            "bool": {
+                                "must_not": [{"exists": {"field": "thread_url"}}],
+                                "filter": [{"terms": {"parent_url": chunk}}],
+                            }
+                        },
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+            for hits in self._scan(query, _POST_SOURCE):
+                out.update((h["_source"]["id"], _hit_to_post(h["_source"])) for h in hits)
+        return list(out.values())
 
     def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
         query = {"bool": {"must_not": [{"exists": {"field": "stance"}}, {"term": {"is_company_reply": True}}]}}
@@ -857,52 +1016,62 @@ class ElasticsearchStore(ESAppState, Store):
             for b in res["aggregations"]["s"]["buckets"]
         }
 
-    def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
+    def _incident_actions(self, incidents: list[Incident]) -> Iterator[dict[str, Any]]:
+        for i in incidents:
+            yield {
+                "_op_type": "index",
+                "_id": str(int(i.id)),
+                "_source": {
+                    "id": int(i.id),
+                    "label_en": i.label_en,
+                    "label_ru": i.label_ru,
+                    "keywords": [str(k) for k in i.keywords],
+                    "size": int(i.size),
+                    "taxonomy_key": i.taxonomy_key,
+                    "representatives": [int(r) for r in i.representatives],
+                },
+            }
+
+    def replace_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
         es = self.es
         # incident types: write the new set, then delete what is no longer in it
-        self._bulk(
-            (
-                {
-                    "_op_type": "index",
-                    "_id": str(int(i.id)),
-                    "_source": {
-                        "id": int(i.id),
-                        "label_en": i.label_en,
-                        "label_ru": i.label_ru,
-                        "keywords": [str(k) for k in i.keywords],
-                        "size": int(i.size),
-                        "taxonomy_key": i.taxonomy_key,
-                        "representatives": [int(r) for r in i.representatives],
-                    },
-                }
-                for i in incidents
-            ),
-            index=self.incidents_index,
-        )
+        self._bulk(self._incident_actions(incidents), index=self.incidents_index)
         keep = {str(int(i.id)) for i in incidents}
         es.indices.refresh(index=self.incidents_index)
-        # posts: clear assignments that go away, set the new ones; the stale types
-        # are deleted after that, so a crash in between never leaves a post
-        # pointing at a deleted type (`complaintwatch check` would flag it)
-        want = {int(pid): int(iid) for pid, iid in assignment.items() if iid is not None}
-        current: dict[int, tuple[str, int]] = {}
-        for hits in self._scan({"exists": {"field": "incident_id"}}, ["id", "incident_id"], 5000):
+        # posts: clear assignments that go away, set the new ones and mark posts
+        # typed for the first time; the stale types are deleted after that, so a
+        # crash in between never leaves a post pointing at a deleted type
+        # (`complaintwatch check` would flag it)
+        want = {int(pid): None if iid is None else int(iid) for pid, iid in assignment.items()}
+        current: dict[int, tuple[str, int | None, bool]] = {}
+        query = {
+            "bool": {
+                "should": [
+                    {"exists": {"field": "incident_id"}},
+                    {"bool": {"must_not": [{"exists": {"field": "typed_seq"}}]}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+        for hits in self._scan(query, ["id", "incident_id", "typed_seq"], 5000):
             for h in hits:
-                current[h["_source"]["id"]] = (h["_id"], h["_source"]["incident_id"])
-        keys = {pid: k for pid, (k, _) in current.items()}
-        keys.update(self._keys(pid for pid in want if pid not in keys))
-        now = _now_ms()
-        actions = [
-            {"_op_type": "update", "_id": k, "doc": {"incident_id": None, "updated_at": now}}
-            for pid, (k, _) in current.items()
-            if pid not in want
-        ]
-        actions += [
-            {"_op_type": "update", "_id": keys[pid], "doc": {"incident_id": iid, "updated_at": now}}
-            for pid, iid in want.items()
-            if pid in keys and (pid not in current or current[pid][1] != iid)
-        ]
-        self._bulk(actions)
+                s = h["_source"]
+                current[s["id"]] = (h["_id"], s.get("incident_id"), s.get("typed_seq") is not None)
+        # typed outliers (no incident, not in `current`) that now get a type
+        keys = self._keys(pid for pid, iid in want.items() if pid not in current and iid is not None)
+        keys.update((pid, k) for pid, (k, _, _) in current.items())
+        updates: dict[str, tuple[dict[str, Any], str | None]] = {
+            k: ({"incident_id": None}, None)
+            for pid, (k, iid, _) in current.items()
+            if pid not in want and iid is not None
+        }
+        for pid, iid in want.items():
+            _, was, typed = current.get(pid, (None, None, True))
+            if pid in keys and (was != iid or not typed):
+                updates[keys[pid]] = ({"incident_id": iid}, "typed_seq")
+        self._update_unchanged(updates, upto)
         stale = [
             h["_id"]
             for h in es.search(index=self.incidents_index, size=_MAX_WINDOW, source=False)["hits"]["hits"]
@@ -910,6 +1079,26 @@ class ElasticsearchStore(ESAppState, Store):
         ]
         self._bulk(({"_op_type": "delete", "_id": k} for k in stale), index=self.incidents_index)
         es.indices.refresh(index=self.incidents_index)
+        self._after_write()
+
+    def assign_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
+        self._bulk(self._incident_actions([i for i in incidents if i.size]), index=self.incidents_index)
+        self.es.indices.refresh(index=self.incidents_index)
+        keys = self._keys(assignment)
+        self._update_unchanged(
+            {
+                keys[int(pid)]: ({"incident_id": None if iid is None else int(iid)}, "typed_seq")
+                for pid, iid in assignment.items()
+                if int(pid) in keys
+            },
+            upto,
+        )
+        gone = [str(int(i.id)) for i in incidents if not i.size]
+        if gone:  # after the posts moved off them
+            self._bulk(({"_op_type": "delete", "_id": k} for k in gone), index=self.incidents_index)
+            self.es.indices.refresh(index=self.incidents_index)
         self._after_write()
 
     def incidents(self) -> list[Incident]:
@@ -1043,13 +1232,32 @@ class ElasticsearchStore(ESAppState, Store):
         return knn
 
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
+        self,
+        model: str,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        query: str = "",
+        exact: bool = False,
     ) -> list[tuple[int, float]]:
+        """Approximate (HNSW) kNN; ``exact``: brute force over every post the
+        filters allow (script_score), the truth the bench measures recall against."""
         if limit <= 0:
             return []
         knn = self._knn(model, vector, filters, min(limit, _MAX_WINDOW), parse_query(query))
         if knn is None:
             return []
+        if exact:  # numpy over the stored vectors (the test server has no scripting for script_score)
+            ids, mat = self.vectors(model)
+            if "filter" in knn:
+                allowed = {h["_source"]["id"] for page in self._scan(knn["filter"], ["id"]) for h in page}
+                keep = np.fromiter((int(i) in allowed for i in ids), dtype=bool, count=len(ids))
+                ids, mat = ids[keep], mat[keep]
+            if not len(ids):
+                return []
+            sims = mat @ np.asarray(vector, dtype=np.float32)
+            top = np.argsort(-sims, kind="stable")[: knn["k"]]
+            return [(int(ids[i]), float(sims[i])) for i in top]
         hits = self.es.search(index=self.alias, knn=knn, size=knn["k"], source=["id"])["hits"]["hits"]
         # cosine similarity scores are (1 + cos) / 2
         return [(int(h["_source"]["id"]), 2.0 * float(h["_score"]) - 1.0) for h in hits]

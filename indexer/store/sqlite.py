@@ -45,10 +45,11 @@ from .base import (
     takedown_key,
     takedown_match_key,
 )
+from .sqlite_search import SearchState
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry migrates from version i to i+1; append, never edit.
 MIGRATIONS: list[str] = [
@@ -129,6 +130,26 @@ MIGRATIONS: list[str] = [
     CREATE INDEX post_companies_post ON post_companies(post_id);
     CREATE INDEX vectors_post ON vectors(post_id);
     """,
+    # v6: the change journal (indexer/pipeline.py does only what changed):
+    # change_seq grows on every insert or real change (post_seq holds the last
+    # one handed out); analysed_seq / typed_seq are set when the index run
+    # analysed / typed that version and cleared by a change. Posts already
+    # typed count as typed; the next run analyses every post once.
+    """
+    ALTER TABLE posts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE posts ADD COLUMN analysed_seq INTEGER;
+    ALTER TABLE posts ADD COLUMN typed_seq INTEGER;
+    UPDATE posts SET change_seq = id;
+    UPDATE posts SET typed_seq = id WHERE incident_id IS NOT NULL;
+    CREATE TABLE post_seq (one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
+    INSERT INTO post_seq (one, last) SELECT 1, coalesce(max(id), 0) FROM posts;
+    CREATE INDEX posts_change_seq ON posts(change_seq);
+    CREATE INDEX posts_unanalysed ON posts(id) WHERE analysed_seq IS NULL;
+    CREATE INDEX posts_untyped ON posts(id) WHERE typed_seq IS NULL;
+    CREATE INDEX posts_parent ON posts(parent_url);
+    CREATE INDEX posts_unclassified ON posts(id) WHERE stance IS NULL AND is_company_reply = 0;
+    CREATE INDEX posts_incident ON posts(incident_id);
+    """,
 ]
 
 _COLS = (
@@ -170,8 +191,51 @@ def _row_to_post(r: sqlite3.Row) -> Post:
     )
 
 
+def _read_matrix(rows: Iterable[tuple[int, bytes]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 matrix) from (post id, vector blob) rows: read in batches
+    straight into one preallocated matrix (``n``: the expected row count)."""
+    it = iter(rows)
+    fetch = getattr(rows, "fetchmany", None)
+    ids = np.empty(n, dtype=np.int64)
+    mat: np.ndarray | None = None
+    i = 0
+    while True:
+        page = fetch(4096) if fetch else [r for _, r in zip(range(4096), it)]
+        if not page:
+            break
+        k = len(page)
+        block = np.frombuffer(b"".join(r[1] for r in page), dtype=np.float32).reshape(k, -1)
+        if mat is None:
+            mat = np.empty((max(n, k), block.shape[1]), dtype=np.float32)
+        if i + k > len(mat):  # rows written after the count: grow (rare)
+            mat = np.concatenate([mat[:i], np.empty((k, mat.shape[1]), np.float32)])
+        if i + k > len(ids):
+            ids = np.concatenate([ids[:i], np.empty(k, np.int64)])
+        mat[i : i + k] = block
+        ids[i : i + k] = [r[0] for r in page]
+        i += k
+    if mat is None:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return ids[:i], mat[:i]
+
+
+# no `upto` given: every post may be written
+_NO_LIMIT = 2**62
+
+
 class SchemaError(RuntimeError):
     pass
+
+
+_SEARCH_STATE_LOCK = threading.Lock()
+
+
+def _member(ids: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
+    """Mask of ``ids`` found in the sorted array ``sorted_allowed``."""
+    if not len(sorted_allowed):
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_allowed, ids), len(sorted_allowed) - 1)
+    return sorted_allowed[pos] == ids
 
 
 class SQLiteStore(SQLiteAppState, Store):
@@ -285,6 +349,9 @@ class SQLiteStore(SQLiteAppState, Store):
         if conn is not None:
             conn.close()
             self._local.conn = None
+        state = self.__dict__.pop("_search", None)
+        if state is not None:
+            state.close()
 
     # -- posts --
     def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
@@ -315,8 +382,8 @@ class SQLiteStore(SQLiteAppState, Store):
                     cur = db.execute(
                         "INSERT INTO posts (source_site, site_kind, title, text, author, published_at, language,"
                         " companies, parent_url, thread_url, position, is_company_reply, fetched_at, content_hash,"
-                        " subject, rating, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (*values, p.url),
+                        " subject, rating, url, change_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, p.url, self._next_seq()),
                     )
                     pid = cur.lastrowid
                     res.new += 1
@@ -333,12 +400,14 @@ class SQLiteStore(SQLiteAppState, Store):
                     continue
                 else:
                     pid = row["id"]
-                    # content changed: keep id (links survive), drop the stale vector and stance
+                    # content changed: keep id (links survive), drop the stale vector and stance;
+                    # the journal asks the next index run to analyse and type it again
                     db.execute(
                         "UPDATE posts SET source_site=?, site_kind=?, title=?, text=?, author=?, published_at=?,"
                         " language=?, companies=?, parent_url=?, thread_url=?, position=?, is_company_reply=?,"
-                        " fetched_at=?, content_hash=?, subject=?, rating=?, stance=NULL WHERE url = ?",
-                        (*values, p.url),
+                        " fetched_at=?, content_hash=?, subject=?, rating=?, stance=NULL, change_seq=?,"
+                        " analysed_seq=NULL, typed_seq=NULL WHERE id = ?",
+                        (*values, self._next_seq(), pid),
                     )
                     db.execute("DELETE FROM vectors WHERE post_id = ?", (pid,))
                     db.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
@@ -352,6 +421,13 @@ class SQLiteStore(SQLiteAppState, Store):
         if res.new or res.updated:
             self._vec_cache.clear()
         return res
+
+    def _next_seq(self) -> int:
+        """The next change sequence number (inside the caller's write transaction)."""
+        return self.db.execute("UPDATE post_seq SET last = last + 1 RETURNING last").fetchall()[0][0]
+
+    def change_seq(self) -> int:
+        return self.db.execute("SELECT last FROM post_seq").fetchone()[0]
 
     def _write_companies(self, pid: int, companies: list[str]) -> None:
         self.db.execute("DELETE FROM post_companies WHERE post_id = ?", (pid,))
@@ -418,30 +494,101 @@ class SQLiteStore(SQLiteAppState, Store):
             db.executemany("INSERT OR REPLACE INTO vectors (post_id, model, vec) VALUES (?, ?, ?)", rows)
         self._vec_cache.pop(model, None)
 
-    def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+    def count_vectors(self, model: str) -> int:
+        return self.db.execute("SELECT count(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+
+    def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if ids is not None:
+            return self._vectors_of(model, list(dict.fromkeys(int(i) for i in ids)))
         # cached by (count): the web process reads, the indexer writes elsewhere
-        n = self.db.execute("SELECT count(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+        n = self.count_vectors(model)
         cached = self._vec_cache.get(model)
         if cached and cached[0] == n:
             return cached[1], cached[2]
-        rows = self.db.execute("SELECT post_id, vec FROM vectors WHERE model = ? ORDER BY post_id", (model,)).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        mat = (
-            np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            if rows
-            else np.zeros((0, 0), dtype=np.float32)
-        )
-        self._vec_cache[model] = (n, ids, mat)
-        return ids, mat
+        cur = self.db.execute("SELECT post_id, vec FROM vectors WHERE model = ? ORDER BY post_id", (model,))
+        got, mat = _read_matrix(cur, n)
+        self._vec_cache[model] = (n, got, mat)
+        return got, mat
 
-    def set_analysis(self, items: list[tuple[int, list[str], str | None]]) -> None:
+    def _vectors_of(self, model: str, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        found: dict[int, bytes] = {}
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i : i + 500]
+            found.update(
+                self.db.execute(
+                    f"SELECT post_id, vec FROM vectors WHERE model = ? AND post_id IN ({','.join('?' * len(chunk))})",
+                    (model, *chunk),
+                ).fetchall()
+            )
+        order = [i for i in ids if i in found]
+        return _read_matrix(iter([(i, found[i]) for i in order]), len(order))
+
+    def set_analysis(self, items: list[tuple[int, list[str], str | None]], upto: int | None = None) -> None:
+        # a post changed after `upto` (a crawl ran meanwhile) keeps its journal entry: analysed next run
+        guard = "" if upto is None else " AND change_seq <= ?"
         with self.db as db:
             for pid, companies, lang in items:
-                db.execute(
-                    "UPDATE posts SET companies = ?, language = ? WHERE id = ?",
-                    (json.dumps(companies, ensure_ascii=False), lang, pid),
+                cur = db.execute(
+                    f"UPDATE posts SET companies = ?, language = ?, analysed_seq = change_seq WHERE id = ?{guard}",
+                    (json.dumps(companies, ensure_ascii=False), lang, pid, *(() if upto is None else (upto,))),
                 )
-                self._write_companies(pid, companies)
+                if cur.rowcount:
+                    self._write_companies(pid, companies)
+
+    def posts_to_analyse(
+        self, everything: bool = False, batch: int = 500, upto: int | None = None
+    ) -> Iterator[list[Post]]:
+        if everything:
+            yield from self._pages("1=1", (), batch, upto)
+        else:
+            yield from self._pages("analysed_seq IS NULL", (), batch, upto)
+
+    def posts_to_type(self, model: str, batch: int = 500, upto: int | None = None) -> Iterator[list[Post]]:
+        yield from self._pages(
+            "typed_seq IS NULL AND EXISTS (SELECT 1 FROM vectors v WHERE v.model = ? AND v.post_id = posts.id)",
+            (model,),
+            batch,
+            upto,
+        )
+
+    def _pages(self, where: str, args: tuple, batch: int, upto: int | None) -> Iterator[list[Post]]:
+        """Posts matching ``where`` (and changed no later than ``upto``), in id order, a page at a time."""
+        if upto is not None:
+            where, args = f"{where} AND change_seq <= ?", (*args, upto)
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE id > ? AND {where} ORDER BY id LIMIT ?", (last, *args, batch)
+            ).fetchall()
+            if not rows:
+                return
+            yield [_row_to_post(r) for r in rows]
+            last = rows[-1]["id"]
+
+    def get_posts_by_url(self, urls: Iterable[str]) -> dict[str, Post]:
+        urls = list(dict.fromkeys(urls))
+        out: dict[str, Post] = {}
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE url IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            out.update((r["url"], _row_to_post(r)) for r in rows)
+        return out
+
+    def thread_posts(self, thread_urls: Iterable[str]) -> list[Post]:
+        urls = list(dict.fromkeys(canonical_url(u) for u in thread_urls if u))
+        out: list[Post] = []
+        for i in range(0, len(urls), 300):
+            chunk = urls[i : i + 300]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT {_COLS} FROM posts WHERE url IN ({marks}) OR thread_url IN ({marks})"
+                f" OR (thread_url IS NULL AND parent_url IN ({marks})) ORDER BY id",
+                chunk * 3,
+            ).fetchall()
+            out += [_row_to_post(r) for r in rows]
+        return list({p.id: p for p in out}.values())
 
     def posts_without_stance(self, batch: int = 500) -> Iterator[list[Post]]:
         last = 0
@@ -466,29 +613,59 @@ class SQLiteStore(SQLiteAppState, Store):
             for r in self.db.execute("SELECT stance, count(*) FROM posts WHERE is_company_reply = 0 GROUP BY stance")
         }
 
-    def replace_incidents(self, incidents: list[Incident], assignment: dict[int, int | None]) -> None:
+    @staticmethod
+    def _incident_rows(incidents: list[Incident]) -> list[tuple]:
+        return [
+            (
+                int(i.id),
+                i.label_en,
+                i.label_ru,
+                json.dumps([str(k) for k in i.keywords], ensure_ascii=False),
+                int(i.size),
+                i.taxonomy_key,
+                json.dumps([int(r) for r in i.representatives]),
+            )
+            for i in incidents
+        ]
+
+    _INSERT_INCIDENT = (
+        "INSERT OR REPLACE INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key, representatives)"
+        " VALUES (?,?,?,?,?,?,?)"
+    )
+
+    def replace_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
+        limit = _NO_LIMIT if upto is None else int(upto)
         with self.db as db:
             db.execute("DELETE FROM incidents")
+            db.executemany(self._INSERT_INCIDENT, self._incident_rows(incidents))
+            # only what differs is written: posts whose type changed, and posts typed for the first time
+            current = dict(db.execute("SELECT id, incident_id FROM posts WHERE incident_id IS NOT NULL"))
+            untyped = {r[0] for r in db.execute("SELECT id FROM posts WHERE typed_seq IS NULL")}
             db.executemany(
-                "INSERT INTO incidents (id, label_en, label_ru, keywords, size, taxonomy_key, representatives)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "UPDATE posts SET incident_id = NULL WHERE id = ? AND change_seq <= ?",
+                [(pid, limit) for pid in current if pid not in assignment],
+            )
+            db.executemany(
+                "UPDATE posts SET incident_id = ?, typed_seq = change_seq WHERE id = ? AND change_seq <= ?",
                 [
-                    (
-                        int(i.id),
-                        i.label_en,
-                        i.label_ru,
-                        json.dumps([str(k) for k in i.keywords], ensure_ascii=False),
-                        int(i.size),
-                        i.taxonomy_key,
-                        json.dumps([int(r) for r in i.representatives]),
-                    )
-                    for i in incidents
+                    (None if iid is None else int(iid), int(pid), limit)
+                    for pid, iid in assignment.items()
+                    if current.get(int(pid)) != iid or int(pid) in untyped
                 ],
             )
-            db.execute("UPDATE posts SET incident_id = NULL")
+
+    def assign_incidents(
+        self, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    ) -> None:
+        limit = _NO_LIMIT if upto is None else int(upto)
+        with self.db as db:
+            db.executemany("DELETE FROM incidents WHERE id = ?", [(int(i.id),) for i in incidents if not i.size])
+            db.executemany(self._INSERT_INCIDENT, self._incident_rows([i for i in incidents if i.size]))
             db.executemany(
-                "UPDATE posts SET incident_id = ? WHERE id = ?",
-                [(int(iid), int(pid)) for pid, iid in assignment.items() if iid is not None],
+                "UPDATE posts SET incident_id = ?, typed_seq = change_seq WHERE id = ? AND change_seq <= ?",
+                [(None if iid is None else int(iid), int(pid), limit) for pid, iid in assignment.items()],
             )
 
     def incidents(self) -> list[Incident]:
@@ -540,6 +717,21 @@ class SQLiteStore(SQLiteAppState, Store):
             args.append(f.stance)
         return ("".join(" AND " + s for s in sql), args)
 
+    def search_state(self) -> SearchState:
+        """The search caches of this store (change marker, filter columns, ANN indexes)."""
+        state = self.__dict__.get("_search")
+        if state is None:
+            with _SEARCH_STATE_LOCK:
+                state = self.__dict__.get("_search")
+                if state is None:
+                    state = self._search = SearchState(self.path)
+        return state
+
+    def change_marker(self) -> int:
+        """A number that moves on every commit to the store by any connection or
+        process: the key for caches of what was read from it."""
+        return self.search_state().changes()
+
     def search_text(
         self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[list[SearchHit], int]:
@@ -547,41 +739,84 @@ class SQLiteStore(SQLiteAppState, Store):
         expr = to_fts5(pq)
         if expr is None:
             return [], 0
-        where, args = self._filter_sql(filters)
-        base = f"FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?{where}"
-        total = self.db.execute(f"SELECT count(*) {base}", (expr, *args)).fetchone()[0]
-        rows = self.db.execute(
-            f"SELECT {', '.join('p.' + c.strip() for c in _COLS.split(','))},"
-            f" bm25(posts_fts, 2.0, 1.0) AS score {base} ORDER BY score LIMIT ? OFFSET ?",
-            (expr, *args, limit, offset),
-        ).fetchall()
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        allowed = self.search_state().allowed_ids(self.db, filters)
+        # ranked and counted on the full-text index alone: only the page's posts are read
+        if allowed is None:
+            total = self.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)).fetchone()[0]
+            ranked = [
+                (r[0], r[1])
+                for r in self.db.execute(
+                    "SELECT rowid, bm25(posts_fts, 2.0, 1.0) AS score FROM posts_fts WHERE posts_fts MATCH ?"
+                    " ORDER BY score, rowid LIMIT ? OFFSET ?",
+                    (expr, limit, offset),
+                )
+            ]
+        else:
+            rows = self.db.execute(
+                "SELECT rowid, bm25(posts_fts, 2.0, 1.0) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)
+            ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            keep = _member(ids, allowed)
+            ids, scores = ids[keep], scores[keep]
+            total = len(ids)
+            order = np.lexsort((ids, scores))[offset : offset + limit]
+            ranked = [(int(ids[i]), float(scores[i])) for i in order]
+        posts = self.get_posts(pid for pid, _ in ranked)
         stems = pq.positive_stems
-        hits = [SearchHit(post=_row_to_post(r), score=-r["score"], snippet=snippet(r["text"], stems)) for r in rows]
+        hits = [
+            SearchHit(post=posts[pid], score=-score, snippet=snippet(posts[pid].text, stems))
+            for pid, score in ranked
+            if pid in posts
+        ]
         return hits, total
 
     def search_vector(
-        self, model: str, vector: np.ndarray, filters: SearchFilters | None = None, limit: int = 20, query: str = ""
+        self,
+        model: str,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        query: str = "",
+        exact: bool = False,
+    ) -> list[tuple[int, float]]:
+        """Approximate (HNSW) nearest neighbours with the filters applied inside
+        the search; exact for small stores and selective filters, or with ``exact``."""
+        if limit <= 0:
+            return []
+        state = self.search_state()
+        # the query's phrases, +words and -words hold for vector hits too
+        must, must_not = constraints_fts5(parse_query(query))
+        allowed = state.allowed_ids(self.db, filters, must, must_not)
+        if allowed is not None and not len(allowed):
+            return []
+        index = None if exact else state.vector_index(self.db, model)
+        if index is None:  # exact: asked for, or the first graph is still being built
+            return self._search_vector_exact(model, vector, allowed, limit)
+        with index.lock:
+            mask = None
+            if allowed is not None:
+                mask = np.zeros(index.ntotal, dtype=bool)
+                mask[index.positions(allowed)] = True
+            found = index.search(vector, limit, mask)
+        return [(int(i), float(s)) for i, s in zip(found.ids, found.scores)]
+
+    def _search_vector_exact(
+        self, model: str, vector: np.ndarray, allowed: np.ndarray | None, limit: int
     ) -> list[tuple[int, float]]:
         ids, mat = self.vectors(model)
         if not len(ids):
             return []
+        if allowed is not None:
+            keep = _member(ids, allowed)
+            ids, mat = ids[keep], mat[keep]
         sims = mat @ np.asarray(vector, dtype=np.float32)
-        where, args = self._filter_sql(filters)
-        # the query's phrases, +words and -words hold for vector hits too
-        must, must_not = constraints_fts5(parse_query(query))
-        for expr, op in ((must, "IN"), (must_not, "NOT IN")):
-            if expr:
-                where += f" AND p.id {op} (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
-                args.append(expr)
-        if where:
-            allowed = {r[0] for r in self.db.execute(f"SELECT p.id FROM posts p WHERE 1=1{where}", args)}
-            mask = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
-            sims = np.where(mask, sims, -np.inf)
-        k = min(limit, int(np.isfinite(sims).sum()))
+        k = min(limit, len(sims))
         if k <= 0:
             return []
         top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top])]
+        top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(ids[i]), float(sims[i])) for i in top]
 
     def companies(self) -> list[tuple[str, int]]:
@@ -882,6 +1117,7 @@ class SQLiteStore(SQLiteAppState, Store):
         write-ahead log, whose old frames hold every page as it was written.
         False when a reader kept the log from being emptied (logged)."""
         db = self.db
+        self.search_state().drop_saved()  # the saved ANN graphs hold the removed posts' vectors
         with db:
             db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
         db.execute("VACUUM")

@@ -1,15 +1,27 @@
 """Alerts: saved searches and company x incident type watches; their list with
 new-post counts and spike flags, one alert's new posts, and an Atom feed each.
 
-Every POST form carries the session's CSRF token (web.csrf)."""
+Every POST form carries the session's CSRF token (web.csrf). Once accounts
+exist each visitor sees their own alerts (admins all): another user's alert is
+a 404 here, as if it did not exist (web/alerts.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from ..alerts import TooManyAlerts, create_alert, evaluate, matching_posts, new_items, now_utc
+from ..alerts import (
+    TooManyAlerts,
+    create_alert,
+    delete_alert,
+    evaluate,
+    matching_posts,
+    new_items,
+    now_utc,
+    visible_alert,
+    visible_alerts,
+)
 from ..feeds import posts_feed
-from ..params import MAX_SQL_INT, BadParam
+from ..params import BadParam
 from ..reports import incidents_by_id
 from ..services import setting, store
 
@@ -17,7 +29,7 @@ bp = Blueprint("alerts", __name__)
 
 
 def _get(alert_id: int):
-    a = store().get_saved_search(alert_id) if alert_id <= MAX_SQL_INT else None
+    a = visible_alert(alert_id)
     if a is None:
         abort(404, description="No such alert.")
     return a
@@ -26,7 +38,7 @@ def _get(alert_id: int):
 def _list(error: str | None = None, status: int = 200):
     incs = incidents_by_id()
     now = now_utc()
-    states = [evaluate(a, now, incs) for a in store().saved_searches()]
+    states = [evaluate(a, now, incs) for a in visible_alerts()]
     return render_template("alerts.html", states=states, error=error), status
 
 
@@ -71,7 +83,7 @@ def seen(alert_id: int):
 @bp.post("/alerts/<int:alert_id>/delete")
 def delete(alert_id: int):
     a = _get(alert_id)
-    store().delete_saved_search(a.id)
+    delete_alert(a)
     flash(f"Deleted the alert “{a.name}”.")
     return redirect(url_for("alerts.alerts"), 303)
 

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, render_template, url_for
 
 from complaintwatch.models import SearchFilters
 
+from ..alerts import visible_alerts
 from ..charts import sparkline, timeline_chart
 from ..feeds import company_feed
 from ..reports import company_counts, company_post_count, company_report, incidents_by_id
@@ -45,7 +46,7 @@ def company(company_id: str):
     }
     watches = {
         a.params.get("incident"): a
-        for a in store().saved_searches()
+        for a in visible_alerts()  # the visitor's own watches once accounts exist
         if a.kind == "watch" and a.params.get("company") == company_id
     }
     return render_template(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
+from ..aggregates import cached
 from ..params import parse_search_params
 from ..reports import company_counts, incidents_by_id
 from ..search import run_search
@@ -27,7 +28,9 @@ def search():
     export_args = params.query_args(page=None)
     s = store()
     # the store's languages; the configured ones while it has none
-    languages: list[tuple[str, int | None]] = s.languages() or [(lang, None) for lang in setting("LANGUAGES")]
+    languages: list[tuple[str, int | None]] = list(cached("languages", s.languages)) or [
+        (lang, None) for lang in setting("LANGUAGES")
+    ]
     if params.lang and params.lang not in dict(languages):
         languages.append((params.lang, None))
     return render_template(
@@ -37,7 +40,7 @@ def search():
         suggestion=company_suggestion(params),
         incidents=incidents_by_id(),
         companies=list(company_counts().values()),
-        sites=s.sites(),
+        sites=cached("sites", s.sites),
         languages=languages,
         export_csv=url_for("export.export_csv", **export_args),
         export_json=url_for("export.export_json", **export_args),
