@@ -123,6 +123,9 @@ class SearchHit:
     snippet: str  # HTML-safe: user text escaped, matches wrapped in <mark>
 
 
+POST_TYPES = ("complaint", "comment", "company_reply")
+
+
 @dataclass(slots=True)
 class SearchFilters:
     company: str | None = None
@@ -134,6 +137,9 @@ class SearchFilters:
     include_comments: bool = True
     # "complaint" also matches posts not classified yet (stance None), company replies excepted
     stance: str | None = None
+    # POST_TYPES: "complaint" (an opening post or review by a customer), "comment" (a reply by a
+    # customer) or "company_reply" (the company's own post, never a complaint)
+    post_type: str | None = None
 
 
 @dataclass(slots=True)

@@ -205,6 +205,18 @@ class Runner:
                     self._sources_mtime = mtime
         return self._sources
 
+    def watches(self) -> int:
+        """Queued "watch company X" requests from the admin page: discovery,
+        new search URLs appended to the sources file (picked up at once)."""
+        from indexer.companies import CompanyResolver
+
+        from .watch import process_watches
+
+        done = process_watches(self.store, self.cfg.sources_file, CompanyResolver.default())
+        if done:
+            self._sources_mtime = None  # re-read the file now
+        return len(done)
+
     def due_at(self, src: Source, run: SourceRun | None) -> datetime | None:
         return src.next_due(run.due_from if run else None)
 
@@ -481,6 +493,7 @@ class Runner:
         """Everything due now: the due sources (sites in parallel, one crawl
         per site at a time), then index or re-fit, then delivery."""
         self.mode = "once"
+        self.watches()
         sources = self.sources(strict=True)
         self.beat(len(sources))
         now = utcnow()
@@ -577,6 +590,7 @@ class Runner:
         time from the store (other hosts' runs count); index and re-fit queued."""
         if self.stopping.is_set():
             return
+        self.watches()
         sources = self.sources()
         self.beat(len(sources))
         now = utcnow()

@@ -28,3 +28,7 @@ class PostItem:
     company_hint: str | None = None  # e.g. the reviewed company on a review page
     rating: int | None = None  # 1..5 stars a review gives, where the site shows them
     labels: list[str] | None = None  # thread prefixes/labels shown beside the title ("Gelöst", "Frage")
+    # the name the site gives itself on the page and where it was read (complaintwatch/sites.py
+    # NameSource); set by crawlers/sitenames.py, stored per host by SiteNamePipeline
+    site_name: str | None = None
+    site_name_source: str | None = None

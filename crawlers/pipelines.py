@@ -12,6 +12,7 @@ from scrapy.exceptions import DropItem
 from complaintwatch.companies import Company, builtin_companies, is_common_word
 from complaintwatch.language import detect_language
 from complaintwatch.models import Post, SiteKind, site_of, utcnow
+from complaintwatch.sites import SITE_STATE, SiteRecord
 from indexer.store import open_store
 from indexer.store.base import UpsertResult, is_taken_down
 
@@ -85,6 +86,50 @@ def reply_names(companies: Iterable[Company]) -> tuple[list[str], list[str], lis
         for alias in c.aliases:
             (common if _common(alias) else names).append(alias)
     return names, common, common_display
+
+
+class SiteNamePipeline:
+    """The site name a post's page gave (PostItem.site_name, crawlers/sitenames.py) into the
+    store's app state, once per host and crawl (complaintwatch/sites.py): a name the site
+    declares is never replaced by one read off a page title. A store that refuses it costs
+    the name, never the post."""
+
+    def __init__(self, store_url: str):
+        self.store_url = store_url
+        self.store = None
+        self.seen: dict[str, SiteRecord] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.get("COMPLAINTWATCH_STORE"))
+
+    def process_item(self, item, spider=None):
+        if isinstance(item, PostItem) and item.site_name:
+            try:
+                host = site_of(item.url)
+                rec = SiteRecord(name=item.site_name, kind=item.site_kind, source=item.site_name_source or "title")
+            except ValueError as exc:
+                log.info("site name %r of %s not kept: %s", item.site_name, item.url, exc)
+                return item
+            if self.seen.get(host) != rec:
+                self.seen[host] = rec
+                self._keep(host, rec)
+        return item
+
+    def _keep(self, host: str, rec: SiteRecord) -> None:
+        try:
+            if self.store is None:
+                self.store = open_store(self.store_url)
+            old = self.store.state_get(SITE_STATE, host)
+            if rec.replaces(SiteRecord.model_validate(old) if old else None):
+                self.store.state_put(SITE_STATE, host, rec.model_dump())
+        except Exception as exc:
+            log.warning("site name of %s not stored: %s", host, exc)
+
+    def close_spider(self, spider=None):
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 class BuildPostPipeline:

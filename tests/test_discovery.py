@@ -357,14 +357,16 @@ def test_crawling_discovered_search_urls_yields_the_threads(sites, found):
 
 
 def test_admin_page_watch_company(tmp_path, sites):
-    """The /admin/sources form: discovery for the chosen company, appended to the file, shown on the page."""
+    """The /admin/sources form queues "watch company X"; the scheduler's next
+    run discovers the search URLs, appends them to the file, and the page shows them."""
+    from complaintwatch.scheduler import RunConfig, Runner
     from indexer.store import open_store
     from web import create_app
 
     path = tmp_path / "sources.toml"
     path.write_text(
-        f'[[source]]\nkind = "forum"\nurl = "{sites["phpbb"].url}/"\n\n'
-        f'[[source]]\nkind = "forum"\nurl = "{sites["smf"].url}/"\n'
+        f'[[source]]\nkind = "forum"\nurl = "{sites["phpbb"].url}/"\nevery = "1d"\n\n'
+        f'[[source]]\nkind = "forum"\nurl = "{sites["smf"].url}/"\nevery = "1d"\n'
     )
     with open_store(tmp_path / "s.db") as store:
         client = create_app(store, None, {"SOURCES_FILE": str(path)}).test_client()
@@ -372,16 +374,24 @@ def test_admin_page_watch_company(tmp_path, sites):
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
         assert '<option value="ozon">OZON</option>' in page
         r = client.post("/admin/sources/discover", data={"company": "ozon", "csrf_token": token})
-        html_out = r.get_data(as_text=True)
-        assert r.status_code == 200
+        assert r.status_code == 303
+        queued = client.get("/admin/sources").get_data(as_text=True)
+        assert "Queued" in queued and "ozon</strong>: queued" in queued
         assert client.post("/admin/sources/discover", data={"company": "ozon"}).status_code == 403  # no CSRF token
         unknown = client.post("/admin/sources/discover", data={"company": "nope", "csrf_token": token})
+        assert unknown.status_code == 400 and "Unknown company" in unknown.get_data(as_text=True)
+        assert [s.url for s in load_sources(path)] == [f"{sites['phpbb'].url}/", f"{sites['smf'].url}/"]  # not yet
+
+        runner = Runner(store, RunConfig(store_url=str(tmp_path / "s.db"), sources_file=path))
+        assert runner.watches() == 1
+        assert runner.watches() == 0  # done once
+        html_out = client.get("/admin/sources").get_data(as_text=True)
     added = [s.url for s in load_sources(path)[2:]]
     assert added == [
         f"{sites['phpbb'].url}/search.php?keywords=OZON&terms=all&sr=topics&sf=all&sk=t&sd=d",
         f"{sites['phpbb'].url}/search.php?keywords=%D0%9E%D0%B7%D0%BE%D0%BD&terms=all&sr=topics&sf=all&sk=t&sd=d",
     ]
-    listed = re.findall(r"<li>([^<]+)</li>", html_out.split('id="discovered"')[1].split("</ul>")[0])
+    assert "ozon</strong>: done" in html_out
+    listed = re.findall(r"<li>([^<]+)</li>", html_out.split('class="discovered"')[1].split("</ul>")[0])
     assert [u.replace("&amp;", "&") for u in listed] == added
-    assert "SMF" in html_out.split('id="discovery-skipped"')[1]
-    assert unknown.status_code == 400 and "Unknown company" in unknown.get_data(as_text=True)
+    assert "SMF" in html_out.split('class="discovery-skipped"')[1]

@@ -88,7 +88,8 @@ def test_phpbb_single_post(result):
     (post,) = _thread(result, url)
     assert post.title == "Was ist Freie Software"
     assert post.author == "r23"
-    assert post.published == datetime(2009, 1, 21, 5, 42, tzinfo=UTC)
+    # shown "21.01.2009, 05:42"; the footer says "Alle Zeiten sind UTC+02:00"
+    assert post.published == datetime(2009, 1, 21, 5, 42, tzinfo=CEST)
     assert post.text.startswith("Was ist Freie Software und warum ist sie wichtig?")
     assert post.language == "de"
 

@@ -21,6 +21,7 @@ from .feeds import post_title, text_start
 from .safetext import strip_bidi
 from .serialize import safe_url
 from .services import DEFAULTS, Services, builtin_company_names, company_name
+from .sites import site_info
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     app.jinja_env.globals["TREND_TEXT"] = TREND_TEXT
     app.jinja_env.globals["as_of"] = _as_of
     app.jinja_env.globals["company_name"] = company_name
+    app.jinja_env.globals["site_info"] = site_info  # a site's name and kind by host (web/sites.py)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

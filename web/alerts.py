@@ -33,13 +33,13 @@ from indexer.query import parse_query
 from .auth import accounts, accounts_on, current_account
 from .params import MAX_FIELD_CHARS, MAX_SQL_INT, BadParam, SearchParams, clean_text, parse_id, parse_search_params
 from .reports import company_post_count, incident_label, incidents_by_id
-from .search import ResultItem, count_matches, newest_match_items, newest_matches
+from .search import TYPE_LABELS, ResultItem, count_matches, newest_match_items, newest_matches
 from .services import company_name, setting, store
 from .trends import SPIKE_RULE, SPIKE_WINDOW, Spike, spike_details
 
 KINDS = ("search", "watch")
 NAME_CHARS = MAX_FIELD_CHARS
-SEARCH_KEYS = ("q", "company", "incident", "site", "lang", "from", "to", "similar")
+SEARCH_KEYS = ("q", "company", "incident", "site", "lang", "stance", "type", "from", "to", "similar")
 
 
 class TooManyAlerts(Exception):
@@ -94,6 +94,10 @@ def describe(kind: str, params: Mapping, incidents: dict[int, Incident] | None =
     if params.get("incident") is not None:
         parts.append(incident_label(incidents.get(params["incident"]), params["incident"]))
     parts += [str(params[k]) for k in ("site", "lang") if params.get(k)]
+    if params.get("stance"):
+        parts.append(f"stance: {params['stance']}")
+    if params.get("type"):
+        parts.append(f"{TYPE_LABELS.get(str(params['type']), str(params['type'])).lower()} only")
     if params.get("from") or params.get("to"):
         parts.append(f"{params.get('from') or '…'} – {params.get('to') or '…'}")
     return ", ".join(parts) or "All posts"

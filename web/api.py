@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, jsonify, request, url_for
+from pydantic import BaseModel, ValidationError
+from spectree import Response
 
 from .alerts import TooManyAlerts, create_alert, evaluate, new_items, now_utc, visible_alert, visible_alerts
 from .alerts import delete_alert as remove_alert
-from .openapi import openapi_spec, operations
-from .params import MAX_SQL_INT, BadParam, parse_companies, parse_search_params
+from .openapi import api_doc, openapi_spec, operations
+from .params import MAX_SQL_INT, BadParam, CompareQuery, SearchQuery, bad_param, choose_companies
 from .reports import (
     company_counts,
     company_post_count,
@@ -19,7 +21,24 @@ from .reports import (
     incidents_by_id,
 )
 from .safetext import MAX_JSON_DEPTH, UnsafeJSON, check_json
-from .search import run_search
+from .schemas import (
+    Alert,
+    AlertDetail,
+    AlertInput,
+    AlertList,
+    ApiIndex,
+    Company,
+    CompanyList,
+    Compare,
+    Deleted,
+    Error,
+    IncidentList,
+    IncidentReport,
+    PostThread,
+    SearchPage,
+    SeenInput,
+)
+from .search import facet_counts, facets_dict, run_search
 from .serialize import (
     alert_dict,
     company_dict,
@@ -48,11 +67,27 @@ def _bad_param(exc: BadParam):
     return json_error(400, exc.message, exc.name)
 
 
+def _doc(ok: type[BaseModel] | None, description: str | None = None, code: int = 200, **errors: str) -> Response:
+    """The responses of an operation for the OpenAPI document: ``ok`` and the errors (each an Error
+    body) with what they mean; 400 comes with every operation (the Host check, bad parameters)."""
+    return Response(
+        **{f"HTTP_{code}": (ok, description) if description else ok},
+        **{name: (Error, meaning) for name, meaning in errors.items()},
+    )
+
+
 @bp.get("/search")
+@api_doc.validate(query=SearchQuery, resp=_doc(SearchPage))
 def search():
-    params = parse_search_params(
-        request.args,
-        strict=True,
+    """Hybrid full-text + semantic search
+
+    ``facets``: per filter (company, site, lang, incident, type, stance), each value with the posts
+    this search finds with it under every other filter (its own left out): the numbers of the search
+    page's drop-downs. They count what the page counts as results: every text match (past this page
+    and the result cap too), plus the similar-in-meaning hits when similar is on (found again under
+    the facet's filters); each post once, complaints, comments and company replies apart. No query:
+    every post under the filters."""
+    params = request.context.query.resolve(
         max_results=setting("MAX_RESULTS"),
         per_page=setting("PER_PAGE"),
         max_per_page=setting("API_MAX_PER_PAGE"),
@@ -75,6 +110,8 @@ def search():
             "has_next": res.has_next,
             # the company the query names (null when none): its filter and page
             "company_suggestion": suggestion.as_dict() if suggestion else None,
+            # per filter, what this search finds with each value under the other filters (web/search.py)
+            "facets": facets_dict(params, facet_counts(params), incs),
             "results": [
                 {
                     "post": post_dict(it.post, incs),
@@ -90,13 +127,19 @@ def search():
 
 
 @bp.get("/companies")
+@api_doc.validate(resp=_doc(CompanyList))
 def companies():
+    """Companies, most complained-about first"""
     # most complaints first; company replies are never complaints
     return jsonify({"companies": [company_summary(c.company, c.posts, c) for c in company_counts().values()]})
 
 
 @bp.get("/company/<company_id>")
+@api_doc.validate(
+    resp=_doc(Company, HTTP_404="Unknown company"), path_parameter_descriptions={"company_id": "Company id."}
+)
 def company(company_id: str):
+    """A company's recurring failures, reply share and latest posts"""
     n = company_post_count(company_id)
     if n is None:
         abort(404, description=f"unknown company {company_id!r}")
@@ -104,12 +147,19 @@ def company(company_id: str):
 
 
 @bp.get("/incidents")
+@api_doc.validate(resp=_doc(IncidentList))
 def incidents():
+    """Incident types, largest first"""
     return jsonify({"incidents": [incident_dict(i) for i in store().incidents()]})
 
 
 @bp.get("/incident/<int:incident_id>")
+@api_doc.validate(
+    resp=_doc(IncidentReport, HTTP_404="Unknown incident type"),
+    path_parameter_descriptions={"incident_id": "Incident type id."},
+)
 def incident(incident_id: int):
+    """An incident type, the companies it hits most and example posts"""
     incs = incidents_by_id()
     inc = incs.get(incident_id)
     if inc is None:
@@ -118,7 +168,9 @@ def incident(incident_id: int):
 
 
 @bp.get("/post/<int:post_id>")
+@api_doc.validate(resp=_doc(PostThread, HTTP_404="Unknown post"), path_parameter_descriptions={"post_id": "Post id."})
 def post(post_id: int):
+    """A post and its thread"""
     p = store().get_post(post_id) if post_id <= MAX_SQL_INT else None
     if p is None:
         abort(404, description=f"unknown post {post_id}")
@@ -134,13 +186,18 @@ def post(post_id: int):
 
 
 @bp.get("/openapi.json")
+@api_doc.validate(resp=_doc(None, "The OpenAPI 3.1 document"))
 def openapi():
+    """This description"""
     return jsonify(openapi_spec())
 
 
 @bp.get("/", strict_slashes=False)  # /api/v1 and /api/v1/
+@api_doc.validate(resp=_doc(ApiIndex))
 def index():
-    """The endpoints, one line each, from the OpenAPI description; links to it and to the docs page."""
+    """This API's endpoints, with links to this description and its docs page
+
+    Also answers at /api/v1 (no trailing slash)."""
     spec = openapi_spec()
     return jsonify(
         {
@@ -153,9 +210,12 @@ def index():
 
 
 @bp.get("/compare")
+@api_doc.validate(query=CompareQuery, resp=_doc(Compare))
 def compare():
+    """Two or more companies side by side on incident types"""
     known = dict(store().companies())
-    chosen, _ = parse_companies(request.args, known, strict=True, max_companies=setting("COMPARE_MAX"))
+    wanted = request.context.query.c
+    chosen, _ = choose_companies(wanted, known, strict=True, max_companies=setting("COMPARE_MAX"))
     if len(chosen) < 2:
         raise BadParam("c", "give two or more companies, e.g. ?c=ozon&c=wildberries")
     return jsonify(compare_dict(compare_report(chosen)))
@@ -167,6 +227,9 @@ def compare():
 
 
 def _json_body() -> dict:
+    """The request's JSON object, checked before any model sees it: a 415 for anything but JSON (a
+    form is what another site could post), a 400 for bad JSON, nesting too deep or lone surrogates.
+    (Parsed here, not by spectree: get_json would let a RecursionError through as a 500.)"""
     if request.mimetype != "application/json":
         abort(415, description="send a JSON body with Content-Type: application/json")
     try:
@@ -185,6 +248,23 @@ def _json_body() -> dict:
     return body
 
 
+def _valid(model: type[BaseModel], body: dict):
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        raise bad_param(err, "body") from None
+
+
+# the writes' bodies are validated in the view (skip_validation: see _json_body); their models document them
+_WRITE_ERRORS = {
+    "HTTP_401": "Sign in first (once accounts exist)",
+    "HTTP_403": "This account may not change anything",
+    "HTTP_404": "Unknown alert, or another user's",
+    "HTTP_413": "Body too large",
+    "HTTP_415": "Not a JSON body",
+}
+
+
 def _saved(alert_id: int):
     a = visible_alert(alert_id)
     if a is None:
@@ -193,23 +273,34 @@ def _saved(alert_id: int):
 
 
 @bp.get("/alerts")
+@api_doc.validate(resp=_doc(AlertList))
 def alerts():
+    """Saved searches and watches, with new-post counts and spike flags
+
+    Once accounts exist: the signed-in user's own (admins: all)."""
     incs, now = incidents_by_id(), now_utc()
     return jsonify({"alerts": [alert_dict(evaluate(a, now, incs)) for a in visible_alerts()]})
 
 
 @bp.post("/alerts")
+@api_doc.validate(
+    json=AlertInput,
+    skip_validation=True,
+    resp=_doc(
+        Alert,
+        "Created; Location: the alert's API URL",
+        code=201,
+        HTTP_409="Too many alerts",
+        **{k: v for k, v in _WRITE_ERRORS.items() if k != "HTTP_404"},
+    ),
+)
 def new_alert():
-    body = _json_body()
-    name, kind, params = body.get("name") or "", body.get("kind") or "search", body.get("params") or {}
-    if not isinstance(name, str):
-        raise BadParam("name", "must be a string")
-    if not isinstance(kind, str):
-        raise BadParam("kind", "must be search or watch")
-    if not isinstance(params, dict):
-        raise BadParam("params", "must be a JSON object")
+    """Save a search or watch a company x incident type
+
+    Takes a JSON body (Content-Type: application/json; anything else is 415)."""
+    new = _valid(AlertInput, _json_body())
     try:
-        a = create_alert(name, kind, params)
+        a = create_alert(new.name, new.kind, new.params.model_dump(mode="json", by_alias=True, exclude_defaults=True))
     except TooManyAlerts as exc:
         return json_error(409, str(exc))
     resp = jsonify(alert_dict(evaluate(a)))
@@ -218,8 +309,15 @@ def new_alert():
     return resp
 
 
+_ALERT_ID = {"alert_id": "Alert id."}
+
+
 @bp.get("/alerts/<int:alert_id>")
+@api_doc.validate(
+    resp=_doc(AlertDetail, HTTP_404="Unknown alert, or another user's"), path_parameter_descriptions=_ALERT_ID
+)
 def alert(alert_id: int):
+    """An alert, its state and its new posts (newest first)"""
     a = _saved(alert_id)
     incs = incidents_by_id()
     items = new_items(a, setting("FEED_ENTRIES"))
@@ -232,15 +330,23 @@ def alert(alert_id: int):
 
 
 @bp.delete("/alerts/<int:alert_id>")
+@api_doc.validate(resp=_doc(Deleted, **_WRITE_ERRORS), path_parameter_descriptions=_ALERT_ID)
 def delete_alert(alert_id: int):
+    """Delete an alert"""
     a = _saved(alert_id)
     remove_alert(a)
     return jsonify({"deleted": a.id})
 
 
 @bp.post("/alerts/<int:alert_id>/seen")
+@api_doc.validate(
+    json=SeenInput, skip_validation=True, resp=_doc(Alert, **_WRITE_ERRORS), path_parameter_descriptions=_ALERT_ID
+)
 def alert_seen(alert_id: int):
-    _json_body()
+    """Mark an alert's posts seen (last_seen_at = now)
+
+    Takes a JSON body, {} will do (Content-Type: application/json)."""
+    _valid(SeenInput, _json_body())
     a = _saved(alert_id)
     store().mark_saved_search_seen(a.id, now_utc())
     return jsonify(alert_dict(evaluate(store().get_saved_search(a.id))))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from flask import g
 
+from complaintwatch.companies import builtin_companies
 from complaintwatch.models import Incident, Post, SearchFilters
 from indexer.clustering.recurring import recurring_from_counts
 from indexer.stance import STANCES
@@ -46,10 +48,24 @@ class IncidentRow:
     monthly: dict[str, int]
     trend: Trend
     share: float | None = None  # of the company's complaints (stories counted once), 0..1
+    industry_share: float | None = None  # of the industry's complaints (IndustryComparison), 0..1
 
     @property
     def label(self) -> str:
         return incident_label(self.incident, self.incident_id)
+
+    @property
+    def per_100(self) -> float | None:
+        """Complaints of this type per 100 of the company's complaints."""
+        return per_100(self.share)
+
+    @property
+    def industry_per_100(self) -> float | None:
+        return per_100(self.industry_share)
+
+
+def per_100(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 1)
 
 
 @dataclass(slots=True)
@@ -68,6 +84,7 @@ class CompanyReport:
     stances: dict[str, int] = field(default_factory=dict)
     responses: Responses | None = None  # reply rate, response time, unanswered complaints
     timeline: Timeline | None = None  # complaints and company replies per month
+    industry: IndustryComparison | None = None  # its incident types against the rest of its industry
 
     @property
     def reply_share(self) -> float | None:
@@ -154,6 +171,82 @@ def story_count(complaints: list[ComplaintReply]) -> int:
     return len({c.content_hash for c in complaints})
 
 
+# -- the company against its industry --
+
+INDUSTRY_NAMES = {
+    "banking": "Banking",
+    "ecommerce": "E-commerce",
+    "telecom": "Telecoms",
+    "delivery": "Delivery",
+    "travel": "Travel",
+}
+MIN_INDUSTRY_PEERS = 3  # other companies of the industry with complaints, for a comparison worth reading
+
+
+@functools.cache
+def _builtin_industries() -> dict[str, str]:
+    return {c.id: c.industry for c in builtin_companies() if c.industry}
+
+
+def company_industry(company: str) -> str | None:
+    """The company's industry from the alias table (complaintwatch/data/companies.toml)."""
+    return _builtin_industries().get(company)
+
+
+@dataclass(slots=True)
+class IndustryComparison:
+    """The other companies of the company's industry (the alias table's) that have complaints
+    in the store, and their complaints per incident type (Store.complaint_incident_counts: a
+    story once, however many of them it names). ``enough``: MIN_INDUSTRY_PEERS of them or
+    more; below that the page says so instead of comparing."""
+
+    company: str
+    industry: str | None
+    peers: list[str] = field(default_factory=list)
+    complaints: int = 0
+    per_type: dict[int, int] = field(default_factory=dict)
+    min_peers: int = MIN_INDUSTRY_PEERS
+
+    @property
+    def name(self) -> str | None:
+        return INDUSTRY_NAMES.get(self.industry or "", self.industry)
+
+    @property
+    def enough(self) -> bool:
+        return self.industry is not None and len(self.peers) >= self.min_peers and self.complaints > 0
+
+    def share(self, incident_id: int) -> float | None:
+        return self.per_type.get(incident_id, 0) / self.complaints if self.enough else None
+
+    @property
+    def note(self) -> str:
+        """Why there is no comparison, or whom it is with."""
+        if self.industry is None:
+            return "Its industry is not known (the company table gives none): nothing to compare with."
+        n = len(self.peers)
+        if not self.enough:
+            return (
+                f"Too few other {self.name} companies with complaints to compare with "
+                f"({n}; at least {self.min_peers} needed)."
+            )
+        return f"Compared with {n} other {self.name} companies ({self.complaints:,} complaints)."
+
+
+def industry_comparison(company: str) -> IndustryComparison:
+    industry = company_industry(company)
+    if industry is None:
+        return IndustryComparison(company, None)
+    peers = [
+        c
+        for c, counts in company_counts().items()
+        if c != company and counts.complaints and company_industry(c) == industry
+    ]
+    if len(peers) < MIN_INDUSTRY_PEERS:
+        return IndustryComparison(company, industry, peers)
+    total, per_type = cached(f"industry:{company}", lambda: store().complaint_incident_counts(peers))
+    return IndustryComparison(company, industry, peers, total, dict(per_type))
+
+
 def company_post_count(company: str) -> int | None:
     """Posts mentioning the company, or None when the store does not know it."""
     return dict(store().companies()).get(company)
@@ -217,8 +310,10 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
     latest = s.latest_posts(SearchFilters(company=company), limit=setting("LATEST_ON_COMPANY"))
     complaints = s.company_complaint_replies(company)
     total = story_count(complaints)
+    industry = industry_comparison(company)
     for r in rows:
         r.share = r.count / total if total else None
+        r.industry_share = industry.share(r.incident_id)
     return CompanyReport(
         company,
         post_count,
@@ -231,6 +326,7 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
         stance_counts(company),
         responses(complaints),
         timeline(complaints, s.company_reply_months(company), on),
+        industry,
     )
 
 

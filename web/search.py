@@ -5,21 +5,28 @@ Every constraint of the query holds for the vector neighbours as well: the
 filters and dates, and the quoted phrases, +words and -words (the stores check
 them with the same stems as the text search). A neighbour that the text search
 did not find is "similar in meaning" (``matched == "vector"``); ``similar=0``
-leaves those out."""
+leaves those out.
+
+Facets (the filter drop-downs' counts and the API's ``facets``) count what the
+page counts as results: the text matches plus, when similar is on, the similar
+hits, each under every filter but the facet's own."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime, timezone
 
 from markupsafe import Markup, escape
 
-from complaintwatch.models import Post, SearchFilters, SearchHit
+from complaintwatch.models import Incident, Post, SearchFilters, SearchHit
+from indexer.store.base import FACET_FIELDS, FacetCount, FacetCounts, FacetValue, facet_filters
 
 from .params import SearchParams
 from .ranking import reciprocal_rank_fusion
-from .services import services, setting
+from .services import company_name, services, setting
+from .sites import site_label
 
 SNIPPET_CHARS = 240
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -204,3 +211,122 @@ def newest_matches(
 ) -> list[Post]:
     """The posts of newest_match_items."""
     return [it.post for it in newest_match_items(params, filters, limit, since)]
+
+
+# -- facets: what each filter's values would give, for the current query and the other filters --
+
+TYPE_LABELS = {"complaint": "Complaints", "comment": "Comments", "company_reply": "Company replies"}
+STANCE_LABELS = {"complaint": "Complaint", "praise": "Praise", "question": "Question", "other": "Other"}
+
+
+def _similar_ids(params: SearchParams, fields: Sequence[str]) -> dict[str, list[int]]:
+    """Per facet, the similar-in-meaning hits the page would add under the facet's filters
+    (one vector search per distinct set of filters: the facets whose filter is not set share one)."""
+    svc = services()
+    if not params.q or not params.similar or svc.embedder is None:
+        return {}
+    vector = svc.encode_query(params.q)
+    min_sim = setting("VECTOR_MIN_SIMILARITY")
+    by_filters: dict[tuple, list[int]] = {}
+    out = {}
+    for name in fields:
+        f = facet_filters(params.filters, name)
+        key = astuple(f)
+        if key not in by_filters:
+            found = svc.store.search_vector(svc.embedder.name, vector, f, setting("VECTOR_DEPTH"), query=params.q)
+            by_filters[key] = [pid for pid, sim in found if sim >= min_sim]
+        out[name] = by_filters[key]
+    return out
+
+
+def facet_counts(params: SearchParams, fields: Sequence[str] = FACET_FIELDS) -> FacetCounts:
+    """Per facet (FACET_FIELDS), the posts of this search with each value, under every other
+    filter: the text matches (every one, past the page's depth) and the similar hits when
+    ``similar`` is on; no query: every post. Company replies, comments and complaints apart."""
+    return services().store.facet_counts(params.q, params.filters, fields, _similar_ids(params, fields))
+
+
+@dataclass(slots=True)
+class FacetOption:
+    value: FacetValue
+    label: str
+    counts: FacetCount = field(default_factory=lambda: FacetCount(""))
+    selected: bool = False
+
+    @property
+    def count(self) -> int:
+        return self.counts.count
+
+
+def facet_label(name: str, value: FacetValue, incidents: dict[int, Incident]) -> str:
+    if name == "company":
+        return company_name(str(value))
+    if name == "site":
+        return site_label(str(value))
+    if name == "incident":
+        inc = incidents.get(int(value)) if isinstance(value, int) or str(value).isdigit() else None
+        return inc.label_en if inc else f"Incident #{value}"
+    if name == "type":
+        return TYPE_LABELS.get(str(value), str(value))
+    if name == "stance":
+        return STANCE_LABELS.get(str(value), str(value))
+    return str(value)
+
+
+def _selected(params: SearchParams, name: str) -> FacetValue | None:
+    value = {
+        "company": params.company,
+        "site": params.site,
+        "lang": params.lang,
+        "incident": params.incident,
+        "type": params.post_type,
+        "stance": params.stance,
+    }[name]
+    return None if value in (None, "") else value
+
+
+def facet_options(
+    params: SearchParams,
+    counts: FacetCounts,
+    incidents: dict[int, Incident],
+    known: dict[str, Iterable[FacetValue]] | None = None,
+) -> dict[str, list[FacetOption]]:
+    """The drop-downs: per facet its values with posts (companies most complaints first, as
+    the companies list ranks them; the others most posts first), then the ``known`` values
+    the search has no posts for, and the selected value whatever it counts."""
+    out: dict[str, list[FacetOption]] = {}
+    for name, found in counts.items():
+        if name == "company":
+            found = sorted(found, key=lambda c: (-c.complaints, -c.count, str(c.value)))
+        picked = _selected(params, name)
+        opts = [FacetOption(c.value, facet_label(name, c.value, incidents), c, c.value == picked) for c in found]
+        have = {o.value for o in opts}
+        extra = list((known or {}).get(name, ()))
+        if picked is not None:
+            extra.append(picked)
+        for v in extra:
+            if v not in have:
+                have.add(v)
+                opts.append(FacetOption(v, facet_label(name, v, incidents), FacetCount(v), v == picked))
+        out[name] = opts
+    return out
+
+
+def facets_dict(params: SearchParams, counts: FacetCounts, incidents: dict[int, Incident]) -> dict:
+    """The API's ``facets``: per facet its values with posts, complaints, comments and company
+    replies apart (the page's drop-downs show the same numbers)."""
+    return {
+        name: [
+            {
+                "value": o.value,
+                "label": o.label,
+                "count": o.count,
+                "complaints": o.counts.complaints,
+                "comments": o.counts.comments,
+                "company_replies": o.counts.company_replies,
+            }
+            for o in opts
+        ]
+        for name, opts in facet_options(params, counts, incidents).items()
+    }
+

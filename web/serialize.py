@@ -12,9 +12,18 @@ from complaintwatch.models import Incident, Post
 from indexer.store.base import CompanyCounts
 
 from .privacy import shown_author
-from .reports import CompanyReport, CompareReport, IncidentReport, IncidentRow, counts_for, today
+from .reports import (
+    CompanyReport,
+    CompareReport,
+    IncidentReport,
+    IncidentRow,
+    IndustryComparison,
+    counts_for,
+    today,
+)
 from .safetext import strip_bidi
 from .services import company_name
+from .sites import site_name
 
 if TYPE_CHECKING:
     from .alerts import AlertState
@@ -41,6 +50,7 @@ def story_source_dict(p: Post) -> dict:
         "id": p.id,
         "url": p.url,
         "source_site": p.source_site,
+        "source_site_name": site_name(p.source_site),
         "published_at": iso(p.published_at),
         "links": {"html": url_for("posts.post", post_id=p.id), "api": url_for("api.post", post_id=p.id)},
     }
@@ -51,7 +61,8 @@ def post_dict(p: Post, incidents: dict[int, Incident] | None = None) -> dict:
     return {
         "id": p.id,
         "url": p.url,
-        "source_site": p.source_site,
+        "source_site": p.source_site,  # the host (as filters take it)
+        "source_site_name": site_name(p.source_site),  # the name the site gives itself; null: not known
         "site_kind": p.site_kind.value,
         "title": strip_bidi(p.title),
         "text": p.text,
@@ -120,6 +131,24 @@ def incident_row_dict(r: IncidentRow) -> dict:
         "expected_recent": round(r.trend.expected, 2),
         "monthly": dict(sorted(r.monthly.items())),
         "share": None if r.share is None else round(r.share, 4),  # of the company's complaints
+        "per_100": r.per_100,  # of this type per 100 of the company's complaints
+        # the same over the other companies of its industry (null: too few of them; see "industry")
+        "industry_share": None if r.industry_share is None else round(r.industry_share, 4),
+        "industry_per_100": r.industry_per_100,
+    }
+
+
+def industry_dict(ind: IndustryComparison | None) -> dict | None:
+    if ind is None:
+        return None
+    return {
+        "id": ind.industry,
+        "name": ind.name,
+        "peers": [{"id": c, "name": company_name(c)} for c in sorted(ind.peers)],
+        "complaints": ind.complaints,  # the peers' complaints, a story once
+        "comparable": ind.enough,  # at least min_peers other companies with complaints
+        "min_peers": ind.min_peers,
+        "note": ind.note,
     }
 
 
@@ -128,6 +157,7 @@ def company_dict(rep: CompanyReport, incidents: dict[int, Incident]) -> dict:
         **company_summary(rep.id, rep.post_count, rep.counts),
         "as_of": today().isoformat(),  # the date trends are computed as of
         "recurring_failures": [incident_row_dict(r) for r in rep.rows],
+        "industry": industry_dict(rep.industry),
         "stances": dict(rep.stances),
         "replies": {
             "threads_with_comments": rep.threads,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dateparser
@@ -73,9 +74,15 @@ def year_less(text: str) -> bool:
     return bool(re.search(r"\d", re.sub(r"\d{1,2}:\d{2}(?::\d{2})?", "", text)))  # a day, not just a time
 
 
+_OFFSET_NAME = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$", re.I)
+
+
 def _tz(name: str) -> timezone | ZoneInfo:
-    if name.upper() == "UTC":
+    if name.upper() in ("UTC", "GMT"):
         return timezone.utc
+    if m := _OFFSET_NAME.match(name.strip()):  # "UTC-06:00", a page's stated offset
+        delta = timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
+        return timezone(-delta if m[1] == "-" else delta)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -155,6 +162,51 @@ def parse_published(
     except Exception as exc:  # dateparser raises on odd input; a date is never worth a crash
         log.debug("date parse error %r: %s", raw, exc)
         return None
+
+
+# The time zone a forum states for the times it shows ("All times are GMT - 6
+# Hours", "All times are UTC+02:00", "Alle Zeiten sind UTC+1", "Часовой пояс: GMT + 3").
+_TZ_NOTICE = re.compile(
+    r"(?:all times are|alle zeiten sind|alle zeitangaben in|часовой пояс\s*:?|все время\s*:?)\s*"
+    r"(?:UTC|GMT|WEZ)(?:\s*([+\-−])\s*(\d{1,2})(?:[:.](\d{2})|\.5)?(?:\s*(?:hours?|stunden?|час\w*))?)?(?![\w+\-])",
+    re.I,
+)
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def page_timezone(html: str) -> str | None:
+    """The offset a page states for the times it shows, as a zone name
+    parse_published takes ("UTC-06:00"); None when it states none."""
+    m = _TZ_NOTICE.search(" ".join(_TAGS.sub(" ", html).split()))
+    if not m:
+        return None
+    if not m[1]:
+        return "UTC"
+    minutes = int(m[3] or (30 if m[0].rstrip().endswith(".5") else 0))
+    sign = "-" if m[1] in "-−" else "+"
+    return f"UTC{sign}{int(m[2]):02d}:{minutes:02d}"
+
+
+# A shown date that names its own zone or offset, or is relative to the crawl.
+_SHOWN_ZONE = re.compile(r"[+-]\d{2}:?\d{2}\b|\b(?:UTC|GMT|Z)\b|\b[A-Z]{2,4}T\b")
+_SHOWN_CLOCK = re.compile(r"\d{1,2}[:.]\d{2}")
+
+
+def local_offset(instant: datetime, shown: str, parse: Any) -> datetime:
+    """`instant` (exact, e.g. Unix time) in the offset the page's shown
+    wall-clock time for it implies ("10:46 AM" beside 14:46:12Z -> -04:00):
+    the page's time zone kept. Unchanged when the shown time names its own
+    zone, is relative, has no time of day, or is not within 14 hours of it."""
+    if _SHOWN_ZONE.search(shown) or _RELATIVE.search(shown) or not _SHOWN_CLOCK.search(shown):
+        return instant
+    wall = parse(shown)
+    if not isinstance(wall, datetime):
+        return instant
+    diff = wall.replace(tzinfo=None) - instant.astimezone(timezone.utc).replace(tzinfo=None)
+    quarter = round(diff / timedelta(minutes=15)) * timedelta(minutes=15)
+    if not quarter or abs(quarter) > timedelta(hours=14) or abs(diff - quarter) > timedelta(minutes=2):
+        return instant
+    return instant.astimezone(timezone(quarter))
 
 
 def page_date(html: str | bytes, url: str | None = None) -> datetime | None:

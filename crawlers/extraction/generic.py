@@ -45,7 +45,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from parsel import Selector
 
-from crawlers.extraction.dates import page_year, parse_published, year_less
+from crawlers.extraction.dates import page_timezone, page_year, parse_published, year_less
 from crawlers.extraction.metadata import page_meta
 from crawlers.extraction.text import clean_lines, main_text, node_text, title_and_labels
 
@@ -215,7 +215,7 @@ def _own_iter(record: etree._Element, others: set[etree._Element]):
         stack.extend(reversed(list(el)))
 
 
-def _own_copy(record: etree._Element, others: set[etree._Element]) -> etree._Element:
+def own_copy(record: etree._Element, others: set[etree._Element]) -> etree._Element:
     """A copy of `record` without the nested records (threaded replies)."""
     if not any(el in others for el in record.iterdescendants()):
         return copy.deepcopy(record)
@@ -523,7 +523,7 @@ def _read_group(
         others = member_set - {rec}
         elements = [e for e in _own_iter(rec, others) if isinstance(e.tag, str)]
         author, author_el = _find_author(elements)
-        own = _own_copy(rec, others)
+        own = own_copy(rec, others)
         for junk in [e for e in own.iter() if isinstance(e.tag, str) and e.tag in ("script", "style", "noscript")]:
             _drop(junk)
         own_text = _text_of(own)
@@ -532,13 +532,13 @@ def _read_group(
         for e in marked:
             e.set(_META, "1")
         try:
-            own = _own_copy(rec, others)
+            own = own_copy(rec, others)
             text = _body_text(own, author)
             group = _with_siblings(rec, member_set)
             if len(group) > 1:
                 wrapper = etree.Element("div")
                 for part in group:
-                    wrapper.append(_own_copy(part, others))
+                    wrapper.append(own_copy(part, others))
                 wider = _body_text(wrapper, author)
                 if len(wider) > 3 * len(text) + 20:
                     text = wider
@@ -631,6 +631,7 @@ def extract_thread(
     ]:
         _drop(el)
     sel = Selector(text=html, base_url=url or "")
+    default_tz = page_timezone(html) or default_tz  # "All times are GMT - 6 Hours": the page says
     thread.title = page_title(sel)
     group = find_records(root, languages, default_tz, _page_year(sel, html, url))
     posts = group.posts if group else []

@@ -309,23 +309,29 @@ class BaseSpider(scrapy.Spider):
         self._emitted.add(item.url)
         yield item
 
-    def date(self, raw: Any, languages: list[str] | None = None) -> datetime | str | None:
+    def date(self, raw: Any, languages: list[str] | None = None, tz: str | None = None) -> datetime | str | None:
         """Parsed aware datetime, else the raw string for the date pipeline
-        to retry (PostItem.published takes either), else None."""
-        parsed = parse_published(raw, languages=languages, default_tz=self.tz)
+        to retry (PostItem.published takes either), else None. `tz`: the zone
+        the page states for its times (else the crawl's -a tz=)."""
+        parsed = parse_published(raw, languages=languages, default_tz=tz or self.tz)
         return parsed or (" ".join(raw.split()) if isinstance(raw, str) and raw.strip() else None)
 
     def new_item(self, url: str, **fields: Any) -> PostItem:
         return PostItem(url=url, site_kind=self.site_kind, **fields)
 
-    def read_article(self, response: Response, html: str, sel: Selector, body: tuple[str, ...]) -> ArticlePage:
+    def read_article(
+        self, response: Response, html: str, sel: Selector, body: tuple[str, ...] | Selector | None
+    ) -> ArticlePage:
         """What every article-like page yields before its platform specifics:
-        URL, declared language, metadata and the main text (from the first
-        `body` selector that matches, else trafilatura's pick)."""
+        URL, declared language, metadata and the main text (from the `body`
+        element, or the first `body` selector that matches, else trafilatura's pick)."""
         url = self.page_url(response)
         declared = declared_language(sel)
         languages = [declared] if declared else None
-        container = next((c[0] for q in body if (c := sel.css(q))), None)
+        if body is None or isinstance(body, Selector):
+            container = body
+        else:
+            container = next((c[0] for q in body if (c := sel.css(q))), None)
         return ArticlePage(
             url, declared, languages, page_meta(sel, url, html, languages), main_text(html, container, url)
         )

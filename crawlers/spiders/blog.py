@@ -1,84 +1,56 @@
 """Generic blog spider: feeds, sitemaps, listing pages and article pages of
-WordPress, Blogger and LiveJournal (and anything with og:/JSON-LD metadata).
+the blog engines of crawlers/engines/*.toml (WordPress, Blogger, LiveJournal)
+and anything with og:/JSON-LD metadata.
 
     scrapy crawl blog -a start_urls=https://example.com/feed,https://example.com/sitemap.xml
     scrapy crawl blog -a sites_file=blogs.txt
 
 Feed entries that carry the full post (Atom <content>, RSS content:encoded)
 become posts straight away; teaser-only entries are fetched. Comments are read
-from WordPress (ol.comment-list) and Blogger (threaded and legacy) markup.
+by the first engine rule that finds them (engines the page names first); when
+none does, when the rule reads a comment without author or date, or when the
+page does not name the engine, the generic extractor reads them too and wins
+if it finds more with author and date.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
 from scrapy.http import Request, Response
 
-from crawlers.extraction.dates import from_timestamp
+from crawlers.engines import Engine, Query, engines_of
 from crawlers.extraction.encoding import response_text
 from crawlers.extraction.feeds import Feed, FeedEntry
+from crawlers.extraction.rules import Record, all_values, first_node, first_value, pick_engine, resolve_date
 from crawlers.extraction.text import clean_lines, language_if_plausible, node_text
 from crawlers.items import PostItem
 from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider
-from crawlers.spiders.fallback import generic_items, rules_on
+from crawlers.spiders.fallback import generic_items, read_thread, rules_on
 
-# Where the article body lives, most specific platform markup first.
-_BODY = (
-    "article .entry-content",  # WordPress
-    ".hentry .entry-content",
-    ".post-body",  # Blogger
-    ".b-singlepost-body",  # LiveJournal (s2 "b-singlepost" layout)
-    ".entry-content",
-    ".asset-body",  # LiveJournal/TypePad classic
-    "[itemprop=articleBody]",
-    ".post-content",
-    "article",
-)
-# Listing pages show several post containers, each with a title linking to
-# its article: (container, title link) per platform.
-_LISTING = (
-    ("article:not(.comment-body)", ".entry-title a::attr(href), h2 a::attr(href)"),  # WordPress
-    (".post-outer", ".post-title a::attr(href)"),  # Blogger
-    (".entryunit", ".entryunit__title a::attr(href)"),  # LiveJournal
-)
-# Single-article pages say so on <body> (WordPress "single", Blogger "item-view").
-_SINGLE_BODY = {"single", "single-post", "item-view", "page-template"}
-_NEXT_PAGE = (
-    'link[rel="next"]::attr(href)',
-    "a.next.page-numbers::attr(href)",
-    ".nav-previous a::attr(href)",
-    "a.blog-pager-older-link::attr(href)",
-)
-_LJ_USER = (
-    ".b-singlepost-author [data-ljuser]::attr(data-ljuser)",
-    ".entry-poster [data-ljuser]::attr(data-ljuser)",
-)
-_WP_COMMENTS = (
-    "ol.comment-list li.comment, ol.commentlist li.comment, ul.comment-list li.comment, .comment-list li.comment"
-)
-# The comment's text: core's .comment-content, or the hAtom .entry-content of
-# classic themes (a <blockquote> on WordPress.com).
-_WP_COMMENT_TEXT = ".comment-content, .entry-content, .comment-text"
-_COMMENT_CLASS = "contains(concat(' ', normalize-space(@class), ' '), ' comment ')"
-_ANCESTOR_LI = f"ancestor::li[{_COMMENT_CLASS}][1]"
-# A badge a theme or plugin prints beside the comment author ("Official company
-# reply", "Staff", "Verified"): its text, else its title.
-_WP_BADGE = (
-    ".comment-author [class*=badge], .comment-meta [class*=badge], .comment-author .author-role,"
-    " .comment-author .user-role"
-)
-# <li> classes that name a staff/official account (themes, badge plugins, and
-# the comment-author-<nicename> WordPress adds for a company's own account).
-_WP_STAFF_CLASS = re.compile(
-    r"^(?:comment-author|role|user-role)-(official|staff|support|team|verified|representative|company|brand)$"
-)
+BLOG_ENGINES = engines_of("blog")
+# Article markup any blog may carry (hAtom, schema.org, common theme classes),
+# after the engines' own selectors.
+_GENERIC_BODY = [
+    Query(css=q)
+    for q in (".hentry .entry-content", ".entry-content", "[itemprop=articleBody]", ".post-content", "article")
+]
+_SINGLE_BODY = frozenset(c for e in BLOG_ENGINES for c in e.page.single)
+_NEXT_PAGE = [Query(css='link[rel="next"]::attr(href)'), *(q for e in BLOG_ENGINES for q in e.page.next_page)]
+
+
+def _by_detection(root: Any) -> list[Engine]:
+    """The blog engines, those the page names first."""
+    named = [e for e in BLOG_ENGINES if e.detected(root)]
+    return named + [e for e in BLOG_ENGINES if e not in named]
+
+
+def _complete(records: list[Record]) -> int:
+    return sum(bool(r.author and (r.raw_date or r.shown_date)) for r in records)
 
 
 class BlogSpider(BaseSpider):
@@ -138,34 +110,36 @@ class BlogSpider(BaseSpider):
         if not rules_on(self):  # -a rules=off: the generic extractor alone
             yield from generic_items(self, response, html, sel)
             return
-        links = self._listing_links(sel, response)
+        engines = _by_detection(sel.root)
+        links = self._listing_links(sel, response, engines)
         if len(links) > 1:
             for link in links:
                 if url := self.web_url(response, link):
                     yield Request(url, callback=self.parse)
-            for q in _NEXT_PAGE:
-                if url := self.web_url(response, sel.css(q).get()):
+            for href in all_values(sel.root, _NEXT_PAGE):
+                if url := self.web_url(response, href):
                     yield Request(url, callback=self.parse, meta={PAGINATION: True})
                     break
             return
-        yield from self._article(response, html, sel)
+        yield from self._article(response, html, sel, engines)
 
-    def _listing_links(self, sel: Selector, response: Response) -> list[str]:
+    def _listing_links(self, sel: Selector, response: Response, engines: list[Engine]) -> list[str]:
         if _SINGLE_BODY & set((sel.css("body::attr(class)").get() or "").split()):
             return []
         own = self.page_url(response)
-        for container, link in _LISTING:
-            hrefs = (c.css(link).get() for c in sel.css(container))
+        for listing in (listing for e in engines for listing in e.page.listing):
+            hrefs = (first_value(c.root, [listing.link]) for c in sel.css(listing.container))
             links = list(dict.fromkeys(response.urljoin(h) for h in hrefs if h))
             links = [u for u in links if u.split("#")[0] != own]
             if len(links) > 1:
                 return links
         return []
 
-    def _article(self, response: Response, html: str, sel: Selector) -> Iterator[PostItem]:
-        page = self.read_article(response, html, sel, _BODY)
+    def _article(self, response: Response, html: str, sel: Selector, engines: list[Engine]) -> Iterator[PostItem]:
+        found = first_node(sel.root, [q for e in engines for q in e.page.article_body] + _GENERIC_BODY)
+        page = self.read_article(response, html, sel, Selector(root=found[0]) if found else None)
         url, declared, languages, meta, text = page.url, page.declared, page.languages, page.meta, page.text
-        author = next((a for q in _LJ_USER if (a := sel.css(q).get())), None) or meta.author
+        author = first_value(sel.root, [q for e in engines for q in e.page.article_author]) or meta.author
         post = self.new_item(
             url,
             title=meta.title,
@@ -176,120 +150,71 @@ class BlogSpider(BaseSpider):
             thread_url=url,
         )
         yield from self.emit(post)
-        canonical = self.canonical(sel)
-        comments = list(self._wordpress_comments(response, sel, url, canonical, languages))
-        comments = comments or list(self._blogger_comments(sel, url, languages))
-        if not comments:  # no engine rule matched the comments: the generic extractor's
+        engine, records = pick_engine(engines, sel.root)
+        comments = list(self._comments(response, sel, url, engine, records, languages)) if records else []
+        if not comments or self._generic_reads_more(response, html, sel, engine, records):
+            # no engine rule matched the comments (or it read fewer of them whole): the generic extractor's
             yield from generic_items(self, response, html, sel, comments_only=True, title=post.title)
+            return
         for comment in comments:
             comment.title = post.title  # every post of a thread carries the thread's title
             comment.language = language_if_plausible(declared, comment.text)
             yield from self.emit(comment)
 
+    def _generic_reads_more(
+        self, response: Response, html: str, sel: Selector, engine: Engine | None, records: list[Record]
+    ) -> bool:
+        """Cross-check: when the rule read a comment without author or date, or
+        the page does not name the engine, whether the generic extractor
+        finds more comments with author and date (then it is used)."""
+        if engine is not None and engine.detected(sel.root) and _complete(records) == len(records):
+            return False
+        generic = sum(bool(p.author and p.published) for p in read_thread(self, response, html, sel).posts)
+        if generic <= _complete(records):
+            return False
+        self.logger.info(
+            "engine %s read %d comments with author and date on %s, the generic extractor %d: generic used",
+            engine.name if engine else "?",
+            _complete(records),
+            response.url,
+            generic,
+        )
+        self._stat("engine_rule_overridden")
+        return True
+
     # --- comments ----------------------------------------------------------
 
-    def _wordpress_comments(
-        self, response: Response, sel: Selector, thread_url: str, canonical: str | None, languages: list[str] | None
+    def _comments(
+        self,
+        response: Response,
+        sel: Selector,
+        thread_url: str,
+        engine: Engine | None,
+        records: list[Record],
+        languages: list[str] | None,
     ) -> Iterator[PostItem]:
-        urls: dict[str, str] = {}
-        for position, li in enumerate(sel.css(_WP_COMMENTS), start=1):
-            # the comment's own block; classic themes (WordPress.com) put the
-            # header and text straight in the <li>, so the <li> itself (as a list)
-            body = li.xpath("./article | ./div[contains(@class, 'comment-body')]") or li.xpath(".")
-            href = (
-                body.css(".comment-metadata > a::attr(href)").get()
-                or body.css('.comment-meta a[href*="#comment"]::attr(href)').get()
-            )
-            anchor = li.attrib.get("id")
+        """The comments an engine's rule read: permalink, else the comment's own
+        #id, else its position; replies under the comment they answer."""
+        canonical = self.canonical(sel)
+        urls: list[str] = []
+        for position, record in enumerate(records, start=1):
             url = (
-                self.permalink(response, href, thread_url, canonical)
-                or (f"{thread_url}#{anchor}" if anchor else None)
+                self.permalink(response, record.permalink, thread_url, canonical)
+                or (f"{thread_url}#{record.anchor}" if record.anchor else None)
                 or self.fallback_url(thread_url, position)
             )
-            if anchor:
-                urls[anchor] = url
-            parent_id = li.xpath(f"{_ANCESTOR_LI}/@id").get()
-            content = [c for c in body.css(_WP_COMMENT_TEXT) if _nearest_li(c) is li.root]  # not a nested reply's
-            text = (
-                node_text(content[0])
-                if content
-                else node_text(body[0], drop=".comment-meta, .comment-author, .reply, .vcard, .comment-util, ol, ul")
-            )
-            shown = " ".join(" ".join(body.css(".comment-metadata a ::text, .comment-meta a ::text").getall()).split())
-            machine = body.css(".comment-metadata time::attr(datetime), .comment-meta time::attr(datetime)").get()
-            published = self.date(machine, languages) if machine else None
-            if shown and (not machine or not _has_time(machine)):  # date-only attribute: the shown time is exact
-                published = _same_day(self.date(shown.rstrip(": "), languages), published) or published
-                published = published or self.date(shown, languages)
-            classes = li.attrib.get("class", "").split()
+            urls.append(url)
+            published = resolve_date(record.raw_date, record.shown_date, lambda raw: self.date(raw, languages))
             yield self.new_item(
                 url,
-                text=clean_lines(text),
-                author=" ".join(" ".join(body.css(".comment-author .fn ::text, cite.fn ::text").getall()).split())
-                or None,
+                text=record.text,
+                author=record.author,
                 published=published,
-                parent_url=urls.get(parent_id or "", thread_url),
+                parent_url=urls[record.parent] if record.parent is not None else thread_url,
                 thread_url=thread_url,
                 position=position,
-                author_badge=_wordpress_badge(body, classes),
+                author_badge=record.badge,
             )
-
-    def _blogger_comments(self, sel: Selector, thread_url: str, languages: list[str] | None) -> Iterator[PostItem]:
-        # Threaded widget (2012+): li.comment with cite.user / .datetime / .comment-content.
-        urls: dict[str, str] = {}
-        items = sel.css(".comments-content li.comment, #comment-holder li.comment")
-        for position, li in enumerate(items, start=1):
-            cid = li.attrib.get("id", "")
-            url = f"{thread_url}#{cid}" if cid else self.fallback_url(thread_url, position)
-            urls[cid] = url
-            block = li.xpath("./div[contains(@class, 'comment-block')]") or li
-            href = block.css(".datetime a::attr(href)").get() or ""
-            shown = " ".join(" ".join(block.css(".datetime a ::text").getall()).split())
-            parent_id = li.xpath(f"{_ANCESTOR_LI}/@id").get()
-            yield self.new_item(
-                url,
-                text=clean_lines(node_text(block.css(".comment-content")[0])) if block.css(".comment-content") else "",
-                author=" ".join(" ".join(block.css("cite.user ::text").getall()).split()) or None,
-                published=_blogger_time(href) or self.date(shown, languages),
-                parent_url=urls.get(parent_id or "", thread_url),
-                thread_url=thread_url,
-                position=position,
-                author_badge="blog author" if block.css(".icon.blog-author") else None,
-            )
-        if items:
-            return
-        # Legacy template: <dl id="comments-block"><dt class="comment-author">…<dd class="comment-body">…
-        for position, dt in enumerate(sel.css("#comments-block dt.comment-author"), start=1):
-            body = dt.xpath("following-sibling::dd[contains(@class, 'comment-body')][1]")
-            footer = dt.xpath("following-sibling::dd[contains(@class, 'comment-footer')][1]")
-            cid = dt.css("a[name]::attr(name)").get() or dt.attrib.get("id", "")
-            href = footer.css("a::attr(href)").get() or ""
-            shown = " ".join(" ".join(footer.css("a ::text").getall()).split())
-            author = " ".join(" ".join(dt.xpath(".//a//text() | ./text()").getall()).split())
-            yield self.new_item(
-                f"{thread_url}#{cid}" if cid else self.fallback_url(thread_url, position),
-                text=clean_lines(node_text(body[0])) if body else "",
-                author=author.removesuffix("said...").strip() or None,
-                published=_blogger_time(href) or self.date(shown, languages),
-                parent_url=thread_url,
-                thread_url=thread_url,
-                position=position,
-            )
-
-
-def _wordpress_badge(body: Selector, classes: list[str]) -> str | None:
-    """What marks a WordPress comment's author: a printed badge, a staff-like
-    class, or core's "bypostauthor" (the post's own author answering; that is
-    the company only on the company's own blog, which BuildPostPipeline knows
-    from the site's domain)."""
-    for badge in body.css(_WP_BADGE):
-        label = " ".join(" ".join(badge.css("::text").getall()).split()) or badge.attrib.get("title", "").strip()
-        if label:
-            return label
-    staff = [m.group(1) for c in classes if (m := _WP_STAFF_CLASS.match(c))]
-    if staff:
-        return staff[0]
-    return "post author" if "bypostauthor" in classes else None
 
 
 # How a teaser says it is one: "[…]", "…", "Read more", "Читать далее".
@@ -313,32 +238,3 @@ def _full_text_descriptions(feed: Feed) -> bool:
         return False
     rich = sum(bool(_BLOCK_MARKUP.search(d)) or len(d) >= 1000 for d in described)
     return rich >= 0.5 * len(described)
-
-
-def _nearest_li(node: Selector) -> Any:
-    """The comment <li> a node belongs to (its nearest one)."""
-    found = node.xpath(_ANCESTOR_LI)
-    return found[0].root if found else None
-
-
-def _has_time(raw: str) -> bool:
-    """Whether a machine-readable date carries a time of day ("2020-12-24" does not)."""
-    return bool(re.search(r"\d[T ]\d{1,2}:\d{2}", raw))
-
-
-def _same_day(shown: Any, machine: Any) -> datetime | None:
-    """The shown date-and-time when it is a datetime on the machine-readable
-    date's day (or there is none): it adds the time the attribute leaves out."""
-    if not isinstance(shown, datetime):
-        return None
-    if isinstance(machine, datetime) and shown.date() != machine.date():
-        return None
-    return shown
-
-
-def _blogger_time(href: str) -> Any:
-    """Blogger comment links carry the exact time: ?showComment=<epoch ms>."""
-    values = parse_qs(urlsplit(href).query).get("showComment")
-    if values and values[0].isdigit():
-        return from_timestamp(int(values[0]))
-    return None

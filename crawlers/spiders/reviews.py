@@ -1,11 +1,12 @@
-"""Review-site spider (Trustpilot-style company pages and single reviews).
+"""Review-site spider (company pages and single reviews of review sites).
 
     scrapy crawl reviews -a start_urls=https://uk.trustpilot.com/review/example.com
     scrapy crawl reviews -a start_urls=https://reviews.example/sitemap.xml
 
 Reviews come from schema.org Review objects (JSON-LD or microdata, via
-extruct) when the page has them, else from the page's review markup
-(Trustpilot's 2016-2020 and 2021+ layouts, including its __NEXT_DATA__ JSON).
+extruct) when the page has them, else from the review cards of the review
+engines in crawlers/engines/*.toml (Trustpilot's 2016-2020 and 2021+ layouts),
+else Trustpilot's __NEXT_DATA__ JSON, else the generic extractor's records.
 Each review is a root post with ``company_hint`` = the reviewed company; the
 company's reply, when shown, is a child post with ``is_company_reply=True``.
 Company-page pagination is followed; single-review pages are fetched only for
@@ -23,10 +24,12 @@ from urllib.parse import urlsplit
 from parsel import Selector
 from scrapy.http import Request, Response
 
+from crawlers.engines import Query, engines_of
 from crawlers.extraction.encoding import loads_json, response_text
 from crawlers.extraction.generic import GenericPost
+from crawlers.extraction.rules import all_values, first_value, read_cards
 from crawlers.extraction.structured import find_typed, first_str, name_of, structured_items, types_of
-from crawlers.extraction.text import clean_lines, css_text, declared_language, language_if_plausible, node_text
+from crawlers.extraction.text import clean_lines, declared_language, language_if_plausible
 from crawlers.items import PostItem
 from crawlers.middlewares import PAGINATION  # marks a next-page request (crawl bounds)
 from crawlers.spiders.base import BaseSpider
@@ -34,40 +37,13 @@ from crawlers.spiders.fallback import content_key, generic_items, read_thread, r
 
 _ORG_TYPES = {"Organization", "Corporation", "LocalBusiness", "OnlineStore", "Store", "Brand", "Product", "Service"}
 _REVIEW_TYPES = ("Review", "UserReview", "CriticReview", "EmployerReview")
-_NEXT = (
-    'link[rel="next"]::attr(href)',
-    'a[rel="next"]::attr(href)',
-    'a[name="pagination-button-next"]::attr(href)',
-    "a.pagination-page.next-page::attr(href)",
-    "a.next-page::attr(href)",
-)
-# The review's own date (not its reply's), most specific first.
-_REVIEW_TIME = (
-    "time[data-service-review-date-time-ago]",
-    ".review-content-header__dates time",
-    ".review-content time",
-    "time[itemprop=datePublished]",
-)
-# The company's answer inside a review card, most specific first.
-_REPLY_TEXT = (
-    ".company-reply__text",
-    ".brand-company-reply__text",
-    ".review__company-reply__text",
-    ".brand-company-reply__content",
-    ".company-reply__content",
-)
-_REPLY_AUTHOR = (
-    ".company-reply__company",
-    ".brand-company-reply__company",
-    ".company-reply__company-name",
-    "[data-service-review-business-reply-title-typography]",
-)
+REVIEW_ENGINES = engines_of("reviews")
+_NEXT = [Query(css='link[rel="next"]::attr(href)'), Query(css='a[rel="next"]::attr(href)')]
+_NEXT += [q for e in REVIEW_ENGINES for q in e.page.next_page]
 _REPLY_FROM = re.compile(r"^(?:reply from|response from|ответ от|antwort von)\s+", re.I)
 # Index pages link to company pages (/review/<domain>) and categories.
 _COMPANY_LINK = re.compile(r"/review/[^/?#]+/?(?:\?[^#]*)?$|/categories/[^/?#]+/?$")
 _STARS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)(?![\d.,]*%)")
-# A card's link to its own single-review page.
-_REVIEW_LINK = re.compile(r"/reviews?/[0-9a-f]{16,}|/reviews/[^/?#]+$")
 
 
 @dataclass(slots=True)
@@ -117,22 +93,6 @@ def _json(sel: Selector, query: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _pick(sel: Any, queries: tuple[str, ...]) -> Selector | None:
-    """First element matching the first query that matches (CSS unions
-    return document order, not priority order)."""
-    return next((found[0] for q in queries if (found := sel.css(q))), None)
-
-
-def _pick_attr(sel: Any, queries: tuple[str, ...], attr: str) -> str | None:
-    node = _pick(sel, queries)
-    return node.attrib.get(attr) if node is not None else None
-
-
-def _pick_text(sel: Any, queries: tuple[str, ...]) -> str | None:
-    node = _pick(sel, queries)
-    return " ".join(" ".join(node.css("::text").getall()).split()) or None if node is not None else None
 
 
 # --- sources -----------------------------------------------------------------
@@ -199,42 +159,33 @@ def next_data_reviews(sel: Selector) -> list[Review]:
 
 
 def markup_reviews(sel: Selector) -> list[Review]:
-    """Review cards in the HTML (Trustpilot 2016-2020 and 2021+ layouts)."""
-    page_company = css_text(sel, ".company-name a ::text") or None
-    out = []
-    for card in sel.css("article.review, article[data-service-review-card-paper], div.review-card article"):
-        info = _json(card, 'script[data-initial-state="review-info"]::text')
-        dates = _json(card, 'script[data-initial-state="review-dates"]::text')
-        text_node = card.css(".review-content__text, [data-service-review-text-typography]")
-        block = card.css(".review__company-reply, .brand-company-reply, .company-reply")[:1]
-        reply_node = _pick(block, _REPLY_TEXT) or _pick(card, ("[data-service-review-business-reply-text-typography]",))
-        reply_author = _pick_text(block, _REPLY_AUTHOR) or _pick_text(card, _REPLY_AUTHOR[-1:])
-        out.append(
+    """Review cards in the HTML, by the review engines' rules
+    (crawlers/engines/*.toml with kind "reviews"; engines the page names first)."""
+    named = [e for e in REVIEW_ENGINES if e.detected(sel.root)]
+    for engine in named + [e for e in REVIEW_ENGINES if e not in named]:
+        assert engine.reviews is not None
+        cards = read_cards(engine.reviews, sel.root)
+        if not cards:
+            continue
+        page_company = first_value(sel.root, engine.reviews.page_company)
+        return [
             Review(
-                author=info.get("consumerName")
-                or css_text(card, ".consumer-information__name ::text, [data-consumer-name-typography] ::text")
-                or None,
-                title=info.get("reviewHeader")
-                or css_text(card, ".review-content__title ::text, [data-service-review-title-typography] ::text"),
-                text=info.get("reviewBody") or (node_text(text_node[0]) if text_node else ""),
-                published=dates.get("publishedDate") or _pick_attr(card, _REVIEW_TIME, "datetime"),
-                url=card.css(".review-content__title a::attr(href), a[data-review-title-typography]::attr(href)").get()
-                or next((h for h in card.css("a::attr(href)").getall() if _REVIEW_LINK.search(h)), None),
-                company=info.get("businessUnitDisplayName")
-                or card.attrib.get("data-review-domain-name")
-                or page_company,
-                review_id=info.get("reviewId") or card.attrib.get("data-reviewmid") or card.attrib.get("id"),
-                language=card.attrib.get("lang"),
-                rating=stars(info.get("stars"))
-                or stars(_pick_attr(card, ("[data-service-review-rating]",), "data-service-review-rating"))
-                or stars(_pick_attr(card, (".star-rating img",), "alt")),
-                reply_text=node_text(reply_node) if reply_node is not None else "",
-                reply_author=_REPLY_FROM.sub("", reply_author or "").strip() or None,
-                reply_published=block.css("time::attr(datetime)").get()
-                or card.css("time[data-service-review-business-reply-date-time-ago]::attr(datetime)").get(),
+                author=c["author"],
+                title=c["title"] or "",
+                text=c["text"] or "",
+                published=c["date"],
+                url=c["url"],
+                company=c["company"] or page_company,
+                review_id=c["review_id"],
+                language=c["language"],
+                rating=stars(c["rating"]),
+                reply_text=c["reply_text"] or "",
+                reply_author=_REPLY_FROM.sub("", c["reply_author"] or "").strip() or None,
+                reply_published=c["reply_date"],
             )
-        )
-    return out
+            for c in cards
+        ]
+    return []
 
 
 def _merge(structured: list[Review], cards: list[Review]) -> list[Review]:
@@ -367,8 +318,8 @@ class ReviewsSpider(BaseSpider):
                     yield Request(url, callback=self.parse)
                 continue
             yield from self._items(response, review, index, single_page, declared, languages)
-        for q in _NEXT:
-            if url := self.web_url(response, sel.css(q).get()):
+        for href in all_values(sel.root, _NEXT):
+            if url := self.web_url(response, href):
                 yield Request(url, callback=self.parse, meta={PAGINATION: True})
                 break
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -81,6 +82,62 @@ class ComplaintReply:
     incident_id: int | None
     replied: bool = False
     first_reply_at: datetime | None = None
+
+
+# Facets of a search (Store.facet_counts), by the query-string name of their filter, and the
+# SearchFilters field each one filters on
+FACET_FIELDS = ("company", "site", "lang", "incident", "type", "stance")
+_FACET_FILTER = {
+    "company": "company",
+    "site": "site",
+    "lang": "language",
+    "incident": "incident_id",
+    "type": "post_type",
+    "stance": "stance",
+}
+FacetValue = str | int
+
+
+@dataclass(slots=True)
+class FacetCount:
+    """One value of a facet and the posts the search finds with it, complaints (opening posts
+    and reviews by customers), comments and the company's own replies apart."""
+
+    value: FacetValue
+    complaints: int = 0
+    comments: int = 0
+    company_replies: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.complaints + self.comments + self.company_replies
+
+
+FacetCounts = dict[str, list[FacetCount]]
+
+
+def facet_filters(filters: SearchFilters | None, facet: str) -> SearchFilters:
+    """The filters a facet is counted under: every one but its own (standard faceted search:
+    the site drop-down shows what each site would give with the other filters kept)."""
+    if facet not in _FACET_FILTER:
+        raise ValueError(f"unknown facet {facet!r}; facets: {', '.join(FACET_FIELDS)}")
+    return dataclasses.replace(filters or SearchFilters(), **{_FACET_FILTER[facet]: None})
+
+
+def facet_from_parts(
+    complaints: Iterable[tuple[FacetValue, int]],
+    comments: Iterable[tuple[FacetValue, int]],
+    company_replies: Iterable[tuple[FacetValue, int]],
+) -> list[FacetCount]:
+    """FacetCounts from (value, posts) of each post type: the values with posts, most first,
+    then by value."""
+    by: dict[FacetValue, FacetCount] = {}
+    for name, pairs in (("complaints", complaints), ("comments", comments), ("company_replies", company_replies)):
+        for v, n in pairs:
+            if n:
+                c = by.setdefault(v, FacetCount(v))
+                setattr(c, name, getattr(c, name) + int(n))
+    return sorted(by.values(), key=lambda c: (-c.count, str(c.value)))
 
 
 def rank_company_counts(counts: Iterable[CompanyCounts]) -> list[CompanyCounts]:
@@ -233,6 +290,39 @@ class Store(abc.ABC):
         user ``query``, only posts that satisfy its constraints (quoted phrases
         and +words present, -words absent: ParsedQuery.has_constraints).
         Approximate where the store has an ANN index; ``exact``: brute force."""
+
+    @abc.abstractmethod
+    def facet_counts(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        fields: Sequence[str] = FACET_FIELDS,
+        also: Mapping[str, Iterable[int]] | None = None,
+    ) -> FacetCounts:
+        """Per facet (FACET_FIELDS): (value, posts) over what a search finds, most first. A
+        facet counts the text matches of ``query`` (empty: every post) under every filter but
+        its own (facet_filters), plus the posts ``also[facet]`` names (the similar-in-meaning
+        hits under those filters), each post once. company: every company a post names;
+        stance "complaint" includes posts not classified yet (never company replies); type:
+        complaint, comment, company_reply (POST_TYPES). Posts without a value (no language,
+        no incident type) count under no value of that facet."""
+
+    def complaint_incident_counts(self, companies: Iterable[str]) -> tuple[int, dict[int, int]]:
+        """(complaints, {incident type: complaints of it}) over the complaints mentioning any of
+        ``companies``: opening posts and reviews by customers of stance complaint or not
+        classified yet, a story posted on several URLs (same content_hash) once, as the
+        company page counts one company's (an industry's figures, web/reports.py)."""
+        stories: dict[str, set[int]] = {}
+        for c in dict.fromkeys(companies):
+            for r in self.company_complaint_replies(c):
+                kinds = stories.setdefault(r.content_hash, set())
+                if r.incident_id is not None:
+                    kinds.add(r.incident_id)
+        per: dict[int, int] = {}
+        for kinds in stories.values():
+            for iid in kinds:
+                per[iid] = per.get(iid, 0) + 1
+        return len(stories), per
 
     @abc.abstractmethod
     def companies(self) -> list[tuple[str, int]]:

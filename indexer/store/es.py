@@ -45,7 +45,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import numpy as np
 
 from complaintwatch.models import (
+    POST_TYPES,
     Incident,
     Post,
     SavedSearch,
@@ -69,13 +70,17 @@ from ..snippets import snippet
 from ..stance import COMPLAINT, STANCES
 from .appstate_es import ESAppState
 from .base import (
+    FACET_FIELDS,
     MAX_SAME_STORY,
     CompanyCounts,
     ComplaintReply,
+    FacetCounts,
     IncidentStat,
     Store,
     TakedownMatcher,
     UpsertResult,
+    facet_filters,
+    facet_from_parts,
     rank_company_counts,
     takedown_key,
     takedown_match_key,
@@ -1148,6 +1153,14 @@ class ElasticsearchStore(ESAppState, Store):
             flt.append({"bool": {"should": [{"term": {"stance": COMPLAINT}}, unset], "minimum_should_match": 1}})
         elif f.stance:
             flt.append({"term": {"stance": f.stance}})
+        reply = {"term": {"is_company_reply": True}}
+        if f.post_type == "complaint":  # an opening post or review by a customer
+            must_not += [{"exists": {"field": "parent_url"}}, reply]
+        elif f.post_type == "comment":
+            flt.append({"exists": {"field": "parent_url"}})
+            must_not.append(reply)
+        elif f.post_type == "company_reply":
+            flt.append(reply)
         return flt, must_not
 
     @staticmethod
@@ -1294,6 +1307,95 @@ class ElasticsearchStore(ESAppState, Store):
             )
             for h in res["hits"]["hits"]
         ]
+
+    # -- facets: one request, a filter aggregation per facet (its own filter left out) --
+    _FACET_TERMS = {"company": "companies", "site": "source_site", "lang": "language", "incident": "incident_id"}
+
+    def _post_kinds(self) -> dict[str, Any]:
+        """A filters aggregation: the posts of each post type (POST_TYPES)."""
+        kinds = {}
+        for t in POST_TYPES:
+            flt, must_not = self.filter_clauses(SearchFilters(post_type=t))
+            kinds[t] = {"bool": {"filter": flt, "must_not": must_not}}
+        return {"filters": {"filters": kinds}}
+
+    def _facet_aggs(self, name: str) -> dict[str, Any]:
+        by_kind = {"k": self._post_kinds()}
+        if name in self._FACET_TERMS:
+            return {"v": {"terms": {"field": self._FACET_TERMS[name], "size": 10_000}, "aggs": by_kind}}
+        if name == "type":
+            return {"v": self._post_kinds()}
+        if name == "stance":  # not classified yet counts as a complaint; a company's reply never does
+            unset = {"bool": {"must_not": [{"exists": {"field": "stance"}}, {"term": {"is_company_reply": True}}]}}
+            return {
+                "v": {"terms": {"field": "stance", "size": 100}, "aggs": by_kind},
+                "unset": {"filter": unset, "aggs": by_kind},
+            }
+        raise ValueError(f"unknown facet {name!r}")
+
+    def facet_counts(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        fields: Sequence[str] = FACET_FIELDS,
+        also: Mapping[str, Iterable[int]] | None = None,
+    ) -> FacetCounts:
+        text: dict[str, Any] | None = None
+        if query.strip():
+            text = self.text_query(parse_query(query), None) or {"match_none": {}}
+        aggs: dict[str, Any] = {}
+        for name in fields:
+            flt, must_not = self.filter_clauses(facet_filters(filters, name))
+            found: dict[str, Any] = {"bool": {"filter": ([text] if text else []) + flt, "must_not": must_not}}
+            extra = [int(i) for i in (also or {}).get(name) or ()]
+            if extra:
+                found = {"bool": {"should": [found, {"terms": {"id": extra}}], "minimum_should_match": 1}}
+            aggs[name] = {"filter": found, "aggs": self._facet_aggs(name)}
+        if not aggs:
+            return {}
+        res = self.es.search(index=self.alias, size=0, aggs=aggs, track_total_hits=False)["aggregations"]
+        out: FacetCounts = {}
+        for name in fields:
+            agg = res[name]
+            parts: dict[str, list[tuple[Any, int]]] = {t: [] for t in POST_TYPES}
+            if name == "type":
+                for t, b in agg["v"]["buckets"].items():
+                    parts[t].append((t, int(b["doc_count"])))
+            else:
+                buckets = [(b["key"], b) for b in agg["v"]["buckets"] if b["key"] not in ("", None)]
+                if name == "stance":
+                    buckets.append((COMPLAINT, agg["unset"]))
+                for key, b in buckets:
+                    for t, kb in b["k"]["buckets"].items():
+                        parts[t].append((int(key) if name == "incident" else key, int(kb["doc_count"])))
+            out[name] = facet_from_parts(*(parts[t] for t in POST_TYPES))
+        return out
+
+    def complaint_incident_counts(self, companies: Iterable[str]) -> tuple[int, dict[int, int]]:
+        companies = list(dict.fromkeys(companies))
+        if not companies:
+            return 0, {}
+        unset = {"bool": {"must_not": [{"exists": {"field": "stance"}}]}}
+        query = {
+            "bool": {
+                "filter": [
+                    {"terms": {"companies": companies}},
+                    {"bool": {"should": [{"term": {"stance": COMPLAINT}}, unset], "minimum_should_match": 1}},
+                ],
+                "must_not": [{"exists": {"field": "parent_url"}}, {"term": {"is_company_reply": True}}],
+            }
+        }
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query=query,
+            aggs={
+                "stories": _STORIES,
+                "incident": {"terms": {"field": "incident_id", "size": 10_000}, "aggs": {"stories": _STORIES}},
+            },
+        )["aggregations"]
+        per = {int(b["key"]): int(b["stories"]["value"]) for b in res["incident"]["buckets"]}
+        return int(res["stories"]["value"]), per
 
     def companies(self) -> list[tuple[str, int]]:
         res = self.es.search(

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,13 +34,17 @@ from ..snippets import snippet
 from ..stance import COMPLAINT
 from .appstate_sqlite import SQLiteAppState
 from .base import (
+    FACET_FIELDS,
     MAX_SAME_STORY,
     CompanyCounts,
     ComplaintReply,
+    FacetCounts,
     IncidentStat,
     Store,
     TakedownMatcher,
     UpsertResult,
+    facet_filters,
+    facet_from_parts,
     rank_company_counts,
     takedown_key,
     takedown_match_key,
@@ -48,6 +52,13 @@ from .base import (
 from .sqlite_search import SearchState
 
 log = logging.getLogger(__name__)
+
+# SearchFilters.post_type: complaints are opening posts and reviews by customers, never company replies
+_POST_TYPE_SQL = {
+    "complaint": "({p}.parent_url IS NULL AND {p}.is_company_reply = 0)",
+    "comment": "({p}.parent_url IS NOT NULL AND {p}.is_company_reply = 0)",
+    "company_reply": "{p}.is_company_reply != 0",
+}
 
 SCHEMA_VERSION = 6
 
@@ -715,6 +726,8 @@ class SQLiteStore(SQLiteAppState, Store):
         elif f.stance:
             sql.append(f"{alias}.stance = ?")
             args.append(f.stance)
+        if f.post_type:
+            sql.append(_POST_TYPE_SQL[f.post_type].format(p=alias))
         return ("".join(" AND " + s for s in sql), args)
 
     def search_state(self) -> SearchState:
@@ -818,6 +831,55 @@ class SQLiteStore(SQLiteAppState, Store):
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(ids[i]), float(sims[i])) for i in top]
+
+    def facet_counts(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        fields: Sequence[str] = FACET_FIELDS,
+        also: Mapping[str, Iterable[int]] | None = None,
+    ) -> FacetCounts:
+        # over the cached filter columns: one full-text lookup, then a mask and a bincount per facet
+        facets = self.search_state().facets(self.db)
+        text = None  # None: every post (no query)
+        if query.strip():
+            expr = to_fts5(parse_query(query))
+            ids = (
+                [r[0] for r in self.db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", (expr,))]
+                if expr is not None
+                else []
+            )
+            text = facets.in_ids(np.sort(np.asarray(ids, dtype=np.int64)))
+        out: FacetCounts = {}
+        for name in fields:
+            m = facets.mask(self.db, facet_filters(filters, name))
+            if text is not None:
+                m &= text
+            extra = list((also or {}).get(name) or ())
+            if extra:
+                m |= facets.in_ids(np.sort(np.asarray(extra, dtype=np.int64)))
+            kinds = (facets.root & ~facets.reply, ~facets.root & ~facets.reply, facets.reply)
+            out[name] = facet_from_parts(*(facets.counts(self.db, name, m & k) for k in kinds))
+        return out
+
+    def complaint_incident_counts(self, companies: Iterable[str]) -> tuple[int, dict[int, int]]:
+        companies = list(dict.fromkeys(companies))
+        if not companies:
+            return 0, {}
+        marks = ",".join("?" * len(companies))
+        where = (
+            " FROM posts p WHERE p.parent_url IS NULL AND p.is_company_reply = 0"
+            " AND (p.stance IS NULL OR p.stance = ?)"
+            f" AND p.id IN (SELECT post_id FROM post_companies WHERE company IN ({marks}))"
+        )
+        args = (COMPLAINT, *companies)
+        total = self.db.execute(f"SELECT count(DISTINCT p.content_hash){where}", args).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT p.incident_id, count(DISTINCT p.content_hash){where} AND p.incident_id IS NOT NULL"
+            " GROUP BY p.incident_id",
+            args,
+        )
+        return int(total), {int(r[0]): int(r[1]) for r in rows}
 
     def companies(self) -> list[tuple[str, int]]:
         rows = self.db.execute(

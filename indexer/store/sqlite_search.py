@@ -86,6 +86,8 @@ class Facets:
     reply: np.ndarray
     incident: np.ndarray  # -1: none
     _companies: dict[str, np.ndarray] = field(default_factory=dict)
+    # every (post position, company code) pair and the companies by code: the company facet
+    _company_pairs: tuple[np.ndarray, np.ndarray, list[str]] | None = None
 
     @classmethod
     def load(cls, db: sqlite3.Connection) -> Facets:
@@ -165,13 +167,75 @@ class Facets:
             )
         elif f.stance:
             m &= self._is(self.stance, self.stances, f.stance)
+        if f.post_type == "complaint":  # an opening post or review by a customer
+            m &= self.root & ~self.reply
+        elif f.post_type == "comment":
+            m &= ~self.root & ~self.reply
+        elif f.post_type == "company_reply":
+            m &= self.reply
         return m
+
+    # -- facet counts over a mask of posts (Store.facet_counts) --
+    def company_pairs(self, db: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        if self._company_pairs is None:
+            rows = db.execute("SELECT post_id, company FROM post_companies").fetchall()
+            post_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            codes: dict[str, int] = {}
+            comp = np.fromiter((codes.setdefault(r[1], len(codes)) for r in rows), dtype=np.int64, count=len(rows))
+            pos = np.searchsorted(self.ids, post_ids) if len(self.ids) else np.zeros(len(rows), dtype=np.int64)
+            known = pos < len(self.ids)
+            known[known] = self.ids[pos[known]] == post_ids[known]  # a pair of a post written since the load
+            self._company_pairs = (pos[known], comp[known], list(codes))
+        return self._company_pairs
+
+    @staticmethod
+    def _coded_counts(arr: np.ndarray, codes: dict, m: np.ndarray) -> list[tuple]:
+        n = np.bincount(arr[m], minlength=len(codes))
+        return [(v, int(n[c])) for v, c in codes.items() if v not in (None, "") and n[c]]
+
+    def counts(self, db: sqlite3.Connection, facet: str, m: np.ndarray) -> list[tuple]:
+        """(value, posts) of one facet (indexer/store/base.py FACET_FIELDS) over the posts in ``m``."""
+        if facet == "site":
+            return self._coded_counts(self.site, self.sites, m)
+        if facet == "lang":
+            return self._coded_counts(self.lang, self.langs, m)
+        if facet == "stance":
+            out = dict(self._coded_counts(self.stance, self.stances, m))
+            # not classified yet counts as a complaint, as the stance filter does; a company's reply never
+            unset = int((m & self._is(self.stance, self.stances, None) & ~self.reply).sum())
+            if unset:
+                out[COMPLAINT] = out.get(COMPLAINT, 0) + unset
+            return list(out.items())
+        if facet == "incident":
+            values, n = np.unique(self.incident[m & (self.incident >= 0)], return_counts=True)
+            return [(int(v), int(c)) for v, c in zip(values, n)]
+        if facet == "type":
+            return [
+                ("complaint", int((m & self.root & ~self.reply).sum())),
+                ("comment", int((m & ~self.root & ~self.reply).sum())),
+                ("company_reply", int((m & self.reply).sum())),
+            ]
+        if facet == "company":
+            pos, comp, names = self.company_pairs(db)
+            n = np.bincount(comp[m[pos]], minlength=len(names))
+            return [(names[c], int(n[c])) for c in np.flatnonzero(n)]
+        raise ValueError(f"unknown facet {facet!r}")
 
 
 def filter_key(f: SearchFilters | None) -> tuple | None:
     if f is None:
         return None
-    return (f.company, f.incident_id, f.site, f.language, f.since, f.until, f.include_comments, f.stance)
+    return (
+        f.company,
+        f.incident_id,
+        f.site,
+        f.language,
+        f.since,
+        f.until,
+        f.include_comments,
+        f.stance,
+        f.post_type,
+    )
 
 
 _NO_FILTER = filter_key(SearchFilters())

@@ -1,4 +1,4 @@
-"""/api: the JSON API's docs, a plain table rendered from the OpenAPI description (no scripts)."""
+"""/api: the JSON API's docs, a plain table rendered from the generated OpenAPI description (no scripts)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ bp = Blueprint("apidocs", __name__)
 
 
 def _schema_name(schema: dict | None) -> str:
-    """A short name for a response or parameter schema: its $ref's name, else its type."""
+    """A short name for a response or parameter schema: its $ref's name, else its type (an
+    optional value, anyOf [T, null], as T)."""
     if not schema:
         return ""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(_schema_name(s) for s in schema["anyOf"] if s.get("type") != "null")
     kind = schema.get("type", "object")
     if kind == "array":
         return f"array of {_schema_name(schema.get('items'))}"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
+from complaintwatch.models import POST_TYPES
+from indexer.stance import STANCES
+
 from ..aggregates import cached
 from ..params import parse_search_params
 from ..reports import company_counts, incidents_by_id
-from ..search import run_search
+from ..search import facet_counts, facet_options, run_search
 from ..services import setting, store
 from ..suggest import company_suggestion
 
@@ -27,21 +30,24 @@ def search():
     result = run_search(params)
     export_args = params.query_args(page=None)
     s = store()
-    # the store's languages; the configured ones while it has none
-    languages: list[tuple[str, int | None]] = list(cached("languages", s.languages)) or [
-        (lang, None) for lang in setting("LANGUAGES")
-    ]
-    if params.lang and params.lang not in dict(languages):
-        languages.append((params.lang, None))
+    incidents = incidents_by_id()
+    # each drop-down counts this search under the other filters; every value the store knows
+    # stays choosable (with 0), the store's languages or the configured ones while it has none
+    known = {
+        "company": list(company_counts()),
+        "site": [site for site, _ in cached("sites", s.sites)],
+        "lang": [lang for lang, _ in cached("languages", s.languages)] or list(setting("LANGUAGES")),
+        "incident": list(incidents),
+        "type": list(POST_TYPES),
+        "stance": list(STANCES),
+    }
     return render_template(
         "search.html",
         params=params,
         result=result,
         suggestion=company_suggestion(params),
-        incidents=incidents_by_id(),
-        companies=list(company_counts().values()),
-        sites=cached("sites", s.sites),
-        languages=languages,
+        incidents=incidents,
+        facets=facet_options(params, facet_counts(params), incidents, known),
         export_csv=url_for("export.export_csv", **export_args),
         export_json=url_for("export.export_json", **export_args),
         api_url=url_for("api.search", **params.query_args()),

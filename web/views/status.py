@@ -2,18 +2,22 @@
 admin list of sources (/admin/sources) with "watch company X" (discovery).
 
 Admins only once accounts exist (web/auth.py admin_required; everyone while
-no account exists). Read-only except the discovery form, which appends
-search URLs to the sources file (complaintwatch/sources.py)."""
+no account exists). Read-only except the discovery form, which queues
+"watch company X" for the scheduler (complaintwatch/watch.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from spectree import Response
 
 from complaintwatch.runstate import status as run_status
-from complaintwatch.sources import SourcesError, append_sources, load_sources, sources_path
+from complaintwatch.sources import sources_path
+from complaintwatch.watch import request_watch, watch_requests
 
+from ..openapi import api_doc
+from ..schemas import Error, Status
 from ..services import store
 
 try:
@@ -41,7 +45,11 @@ def status_page():
 
 @bp.get("/api/v1/status")
 @admin_required
+@api_doc.validate(resp=Response(HTTP_200=Status, HTTP_401=Error, HTTP_403=Error))  # in the API's OpenAPI document
 def status_json():
+    """The scheduler: each source's last crawl and next due time, the last index and delivery
+
+    Admins only once accounts exist. See complaintwatch/runstate.py for the fields."""
     return jsonify(run_status(store(), sources_file()))
 
 
@@ -51,33 +59,35 @@ def _company_choices() -> list[tuple[str, str]]:
     return sorted(((c.id, c.name) for c in builtin_companies()), key=lambda c: c[1].casefold())
 
 
+def _sources_page(status_code: int = 200):
+    st = run_status(store(), sources_file())
+    return (
+        render_template("sources.html", st=st, companies=_company_choices(), watches=watch_requests(store())),
+        status_code,
+    )
+
+
 @bp.get("/admin/sources")
 @admin_required
 def sources():
-    st = run_status(store(), sources_file())
-    return render_template("sources.html", st=st, companies=_company_choices(), result=None)
+    return _sources_page()
 
 
 @bp.post("/admin/sources/discover")
 @admin_required
 def discover():
-    from crawlers.discovery import discover as run_discovery
-    from indexer.companies import CompanyResolver
+    """Queue "watch company X": `complaintwatch run` looks up the search pages
+    on its next tick (complaintwatch/watch.py says why not here)."""
+    from flask_login import current_user
 
     company = request.form.get("company", "").strip()
-    path = sources_file()
-    status_code = 200
-    try:
-        result = run_discovery(company, load_sources(path), CompanyResolver.default())
-        added = append_sources(path, result.added, comment=f"discovered for {company}")
-    except SourcesError as exc:
-        flash(f"The sources file has problems; fix them first: {'; '.join(exc.problems[:3])}")
-        return redirect(url_for("status.sources"), 303)
-    except KeyError:
-        result, added, status_code = None, [], 400
+    if company not in dict(_company_choices()):
         flash(f"Unknown company “{company[:80]}”.")
-    st = run_status(store(), path)
-    return (
-        render_template("sources.html", st=st, companies=_company_choices(), result=result, added=added),
-        status_code,
+        return _sources_page(400)
+    who = getattr(current_user, "email", None) if current_user and current_user.is_authenticated else None
+    request_watch(store(), company, by=who)
+    flash(
+        f"Queued: the scheduler looks up {dict(_company_choices())[company]}'s search pages on the configured "
+        f"forums on its next run (or now: complaintwatch sources discover {company})."
     )
+    return redirect(url_for("status.sources"), 303)
