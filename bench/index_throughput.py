@@ -190,6 +190,10 @@ def main() -> None:
         f"{'posts':>6} {'workers':>8} {'bare p/s':>9} {'index p/s':>9} {'ratio':>6}  "
         f"{'analyse':>7} {'embed':>7} {'stance':>7} {'cluster':>7} {'upsert':>7}  machine busy"
     )
+    # a tiny index first: every module the index imports lazily is loaded
+    # before the long runs (and edits elsewhere in the tree cannot break them)
+    with closing(get_embedder(args.embedder, device=args.device)) as emb:
+        measure(load(60), [], emb, bare_first=True)
     results = {}
     for n in sizes:
         posts = load(n)

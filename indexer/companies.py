@@ -27,6 +27,7 @@ mentions with it and builds alias files from lists of registered names.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from complaintwatch.companies import (
     fold,
     is_common_word,
     load_alias_file,
+    vocabulary,
 )
 
 from .analysis import stem
@@ -56,6 +58,25 @@ _COBRANDED_PRODUCT = re.compile(
     r"(?:credit\s+card|card\b|credit\b|visa\b|master\s?card|amex\b|american\s+express|cbna\b|synchrony|citi)",
     re.I,
 )
+
+# a one-word common-word alias where a verb goes (at the start of a sentence or quote, after "to" or a
+# modal) and followed by its object is the verb: '" Chase the Balance', "to discover your ..."; "called
+# Chase the next day" stays a mention
+_VERB_OBJECT = re.compile(r"\s+(?:the|a|an|your|my|our|their|his|her|them|him|me|us|you)\b")
+_VERB_SLOT = re.compile(
+    r"(?:^|[.!?:;\"“«(]|\b(?:to|will|would|can|could|should|must|might|may|did|do|does|not|and|or))\s*$", re.I
+)
+
+# "sent by USPS", "via signature required UPS", "according to USPS", "through cash app": a carrier named
+# as the way a letter went is not what a post is about, unless the post is about a parcel
+_CHANNEL_BEFORE = re.compile(r"\b(?:by|via|through|using|per|according\s+to)\s+(?:[\w-]+,?\s+){0,4}$", re.I)
+_PARCEL = re.compile(
+    r"\b(?:packages?|parcels?|shipments?|shipping|shipped|couriers?|deliver(?:y|ed|ies)|(?<!in )orders?|"
+    r"посылк\w*|отправлени\w*|доставк\w*)\b",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"[.!?;:()\n]")
+_SENTENCE_END = re.compile(r"[.!?\n]")
 
 MIN_STEM_LETTERS = 4  # Cyrillic alias words shorter than this match exactly, never by stem
 SHORT_ALIAS_LETTERS = 3  # aliases this short ("WB", "МТС") match only as written
@@ -101,9 +122,14 @@ _LEGAL_SUFFIXES = (
 _GENERIC_TAIL = frozenset(
     "financial finance services service solutions systems information management international group "
     "associates partners enterprises bank banks bancorp bankcorp card cards usa us america north south"
-    " delaware dakota nevada utah ohio".split()
+    " delaware dakota nevada utah ohio"
+    # what a lender, servicer or collector does ("Ocwen Loan Servicing", "Rushmore Loan Management")
+    " loan loans mortgage servicing lending outsourcing resources recovery collections capital".split()
 )
 
+
+# kinds of names found besides plain mentions (CompanyResolver._scan)
+_PRODUCT, _CHANNEL = "product", "channel"
 
 # token match modes
 _CASE, _FOLD, _STEM = 0, 1, 2
@@ -165,6 +191,7 @@ class CompanyResolver:
             old.domains += [d for d in c.domains if d not in old.domains]
             old.industry = old.industry or c.industry
             old.country = old.country or c.country
+            old.cobranded = old.cobranded or c.cobranded
             c = old
         else:
             self.companies[c.id] = c
@@ -191,11 +218,30 @@ class CompanyResolver:
         return c.industry if c else None
 
     def _cobranded(self, cid: str, text: str, end: int) -> bool:
-        ind = self.industry(cid)
-        return ind is not None and ind != "banking" and bool(_COBRANDED_PRODUCT.match(text, end, end + 60))
+        c = self.companies.get(cid)
+        if c is None or not (c.cobranded or (c.industry is not None and c.industry != "banking")):
+            return False
+        return bool(_COBRANDED_PRODUCT.match(text, end, end + 60))
+
+    def _channel(self, cid: str, text: str, start: int) -> bool:
+        """A carrier named as the way something was sent ("sent ... by USPS") in a sentence about no parcel."""
+        if self.industry(cid) != "delivery":
+            return False
+        before = _CLAUSE_END.split(text[max(0, start - 60) : start])[-1]
+        if not _CHANNEL_BEFORE.search(before):
+            return False
+        head = _SENTENCE_END.split(text[max(0, start - 300) : start])[-1]
+        tail = _SENTENCE_END.split(text[start : start + 300])[0]
+        return not _PARCEL.search(head + tail)
 
     def mentions(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, company id) of every company mention, leftmost-longest."""
+        """(start, end, company id) of every company mention, leftmost-longest
+        (a brand named as a bank's card, "PayPal Credit", is no mention)."""
+        return [(start, end, cid) for start, end, cid, kind in self._scan(text) if kind != _PRODUCT]
+
+    def _scan(self, text: str) -> list[tuple[int, int, str, str]]:
+        """(start, end, company id, kind) of every name found; kind is "" for a mention,
+        _PRODUCT for a co-branded card's brand, _CHANNEL for a carrier a letter was sent by."""
         if not text:
             return []
         words = list(_WORD.finditer(text))
@@ -212,7 +258,7 @@ class CompanyResolver:
                 stems[i] = stem(raw[i])
             return stems[i]
 
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, str, str]] = []
         i = 0
         while i < len(words):
             best: tuple[int, int, _Pattern] | None = None  # (tokens, chars, pattern)
@@ -233,6 +279,13 @@ class CompanyResolver:
                         continue
                     if _AMPERSAND_BEFORE.search(text, max(0, start - 16), start):
                         continue
+                    if (
+                        n == 1
+                        and p.caps[0]
+                        and _VERB_OBJECT.match(text, end)
+                        and _VERB_SLOT.search(text, max(0, start - 12), start)
+                    ):
+                        continue  # "Chase the balance", "Discover your ...": the word, not the name
                     cand = (n, end - start, p)
                     if best is None or cand[:2] > best[:2]:
                         best = cand
@@ -241,8 +294,12 @@ class CompanyResolver:
                 continue
             n, _, p = best
             start, end = words[i].start(), words[i + n - 1].end()
-            if not self._cobranded(p.cid, text, end):
-                found.append((start, end, p.cid))
+            kind = ""
+            if self._cobranded(p.cid, text, end):
+                kind = _PRODUCT
+            elif self._channel(p.cid, text, start):
+                kind = _CHANNEL
+            found.append((start, end, p.cid, kind))
             i += n
         return found
 
@@ -250,13 +307,21 @@ class CompanyResolver:
         """Company ids the texts are about, most-mentioned first.
 
         A company of another industry named once, in a post that names companies
-        of its main industry more often ("sent the dispute by USPS" in a complaint
-        about a bank), is a passing mention, not what the post is about: left out
-        unless `passing`."""
+        of its main industry more often ("USPS lost the card" in a complaint
+        about a bank), and a carrier named as the way a letter went ("sent the
+        dispute by USPS") are passing mentions, not what the post is about: left
+        out unless `passing`."""
         counts: dict[str, int] = {}
+        as_product: dict[str, int] = {}
         for text in texts:
-            for _, _, cid in self.mentions(text):
-                counts[cid] = counts.get(cid, 0) + 1
+            for _, _, cid, kind in self._scan(text):
+                if kind == _PRODUCT:
+                    as_product[cid] = as_product.get(cid, 0) + 1
+                elif kind != _CHANNEL or passing:
+                    counts[cid] = counts.get(cid, 0) + 1
+        # a brand named as a bank's card ("PayPal Credit ... I contacted PayPal") is, in that post,
+        # mostly that card: it counts only when named more often as itself
+        counts = {c: n for c, n in counts.items() if n > as_product.get(c, 0)}
         ranked = sorted(counts, key=lambda c: -counts[c])
         if passing or len(ranked) < 2:
             return ranked
@@ -328,12 +393,23 @@ def slug(name: str) -> str:
     return re.sub(r"[^\w]+", "-", name.lower()).strip("-") or "company"
 
 
+@functools.cache
+def _vocabulary_stems() -> frozenset[str]:
+    return frozenset(stem(w) for w in vocabulary() if w.isascii())
+
+
+def _dictionary_word(word: str) -> bool:
+    """is_common_word, inflections included: "Specialized" is the word "special",
+    not a coined name, though the vocabulary lists only its stem's other forms."""
+    return is_common_word(word) or (len(word) >= 5 and word.isascii() and stem(word) in _vocabulary_stems())
+
+
 def _core(name: str) -> str:
     """The name without legal suffixes, unless that leaves one common word
     ("CARD Corporation" stays: "CARD" alone would be every card)."""
     core = strip_legal(name)
     words = _WORD.findall(core)
-    if len(words) == 1 and len(words[0]) > SHORT_ALIAS_LETTERS and is_common_word(words[0]):
+    if len(words) == 1 and len(words[0]) > SHORT_ALIAS_LETTERS and _dictionary_word(words[0]):
         return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", " ", name)).strip(" ,")
     return core
 
@@ -353,7 +429,11 @@ def aliases_for(name: str) -> list[str]:
             words = words[:-1]
         short = " ".join(words)
         letters = sum(len(re.sub(r"\W", "", w)) for w in words)
-        if letters <= SHORT_ALIAS_LETTERS + 1 or all(is_common_word(w) for w in _WORD.findall(short)):
+        # four letters are enough for an acronym in capitals ("BBVA", "ECMC"), not for a word ("Bank")
+        acronym = letters == SHORT_ALIAS_LETTERS + 1 and short.isupper() and len(words) == 1
+        if (letters <= SHORT_ALIAS_LETTERS + 1 and not acronym) or all(
+            _dictionary_word(w) for w in _WORD.findall(short)
+        ):
             break
         out.append(short)
     pretty = [display_name(a) for a in out]
@@ -410,7 +490,9 @@ def write_alias_file(companies: Iterable[Company], path: Path | str) -> None:
         if c.id in merged:
             merged[c.id].aliases += [a for a in c.aliases if a not in merged[c.id].aliases]
         else:
-            merged[c.id] = Company(c.id, c.name, list(c.aliases), list(c.domains), c.proper, c.industry, c.country)
+            merged[c.id] = Company(
+                c.id, c.name, list(c.aliases), list(c.domains), c.proper, c.industry, c.country, c.cobranded
+            )
     lines = ["# company aliases built from a list of registered names (indexer.companies.write_alias_file)", ""]
     for c in merged.values():
         lines.append(f"[{q(c.id)}]")

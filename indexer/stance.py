@@ -102,14 +102,30 @@ def asks_question(text: str, max_chars: int = QUESTION_MAX_CHARS) -> bool:
     return first.rstrip().endswith("?") or last.rstrip().endswith("?") or bool(_ASK_OPENERS.match(first))
 
 
+def _statements(text: str) -> list[str]:
+    """The sentences of a text that ask nothing."""
+    return [x for x in _SENT_END.split(" ".join(text.split())) if x and not x.rstrip().endswith("?")]
+
+
 # --- polarity cue words --------------------------------------------------------
 
-_NEGATORS = frozenset(stems("не нет ни без not no never without t"))  # "t": don't -> don, t
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+# "t": don't -> don, t; "nothing good", "ничего хорошего"
+_NEGATORS = frozenset(stems("не нет ни без никто ничего not no never without nothing cannot hardly barely t"))
+# how many words before a cue a negation reaches: English puts auxiliaries and articles between
+# ("never had a problem", "did not have any issues"), Russian "не" stands right before ("не работает")
+NEGATION_WINDOW = {"latin": 3, "cyrillic": 2}
+
+# within a sentence, cues after the last "but" weigh more than those before it (VADER's rule)
+_SENT_END_ANY = re.compile(r"[.!?…\n]+")
+_CONTRAST = frozenset(stems("but however но однако зато"))
+CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
 
 
 class Lexicon:
     """Hand-written polarity cue words (``indexer/data/stance_lexicon.toml``),
-    matched on stems; a cue right after a negation counts for the other side."""
+    matched on stems, longest phrase first; a one-word cue shortly after a
+    negation counts for the other side ("never had a problem" is praise)."""
 
     def __init__(self, path: str | Path | None = None):
         if path is None:
@@ -126,29 +142,56 @@ class Lexicon:
                         self.phrases[key] = sign
         self.max_len = max((len(k) for k in self.phrases), default=1)
 
-    def counts(self, text: str) -> tuple[int, int]:
-        """(positive cues, negative cues) in the text."""
-        toks = stems(text)
-        pos = neg = 0
+    def _cues(self, toks: list[str]) -> list[tuple[int, int]]:
+        """(token index, +1 / -1) of each cue in a stemmed text, longest phrase first;
+        a one-word cue shortly after a negation counts for the other side."""
+        out = []
         i = done = 0  # done: end of the last cue, whose words negate nothing after it
         while i < len(toks):
             for n in range(min(self.max_len, len(toks) - i), 0, -1):
                 sign = self.phrases.get(tuple(toks[i : i + n]))
                 if sign is not None:
-                    if n == 1 and any(t in _NEGATORS for t in toks[max(done, i - 2) : i]):
+                    reach = NEGATION_WINDOW["cyrillic" if _CYRILLIC.search(toks[i]) else "latin"]
+                    scope = toks[max(done, i - reach) : i]
+                    turns = [j for j, t in enumerate(scope) if t in _CONTRAST]
+                    if turns:  # "nothing but great": a negation does not reach past "but"
+                        scope = scope[turns[-1] + 1 :]
+                    if n == 1 and any(t in _NEGATORS for t in scope):
                         sign = -sign
-                    pos, neg = pos + (sign > 0), neg + (sign < 0)
+                    out.append((i, sign))
                     i = done = i + n
                     break
             else:
                 i += 1
+        return out
+
+    def counts(self, text: str) -> tuple[int, int]:
+        """(positive cues, negative cues) in the text."""
+        signs = [sign for _, sign in self._cues(stems(text))]
+        return sum(s > 0 for s in signs), sum(s < 0 for s in signs)
+
+    def weighted(self, text: str) -> tuple[float, float]:
+        """(positive, negative) cue weight: within a sentence, what follows "but" /
+        "however" / "но" / "однако" weighs 1.5 and what precedes it 0.5 (VADER's
+        rule: "The staff were nice, but the claim was denied" leans complaint)."""
+        pos = neg = 0.0
+        for sentence in _SENT_END_ANY.split(text):
+            toks = stems(sentence)
+            turns = [j for j, t in enumerate(toks) if t in _CONTRAST]
+            for j, sign in self._cues(toks):
+                w = 1.0 if not turns else CONTRAST_AFTER if j > turns[-1] else CONTRAST_BEFORE
+                if sign > 0:
+                    pos += w
+                else:
+                    neg += w
         return pos, neg
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        """(positive - negative) / (positive + negative + 1) per text: in (-1, 1), > 0 leans praise."""
+        """(positive - negative) / (positive + negative + 1) per text (cue weights as in
+        ``weighted``): in (-1, 1), > 0 leans praise."""
         out = np.zeros(len(texts), dtype=np.float64)
         for i, t in enumerate(texts):
-            p, n = self.counts(t or "")
+            p, n = self.weighted(t or "")
             out[i] = (p - n) / (p + n + 1)
         return out
 
@@ -242,8 +285,14 @@ class StanceClassifier:
         for i, t in enumerate(texts):
             if not t or not t.strip():
                 out[i] = OTHER
-            elif asks_question(t, cfg.question_max_chars) and self.lexicon.counts(t)[1] < 2:
-                # a question names hardly any grievance ("Why so slow? Useless, rude staff." is a complaint)
+            elif (
+                asks_question(t, cfg.question_max_chars)
+                and self.lexicon.counts(t)[1] < 2
+                and not any(self.lexicon.counts(x) != (0, 0) for x in _statements(t))
+            ):
+                # a question names hardly any grievance ("Why so slow? Useless, rude staff." is a complaint),
+                # and what it states besides asking is no verdict ("So far so good, easy to apply. Will
+                # they pay when we need it?" is a review that ends with a question)
                 rival = q[i] if q is not None else s[PRAISE][i]
                 if s[COMPLAINT][i] - rival <= cfg.question_margin:
                     out[i] = QUESTION

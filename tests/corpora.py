@@ -85,3 +85,42 @@ def load_cfpb(
             if limit and len(posts) >= limit:
                 break
     return posts
+
+
+RU_STARS = "ru_sravni_bank_reviews_2022_stars.csv"
+# sravni.ru's bank slugs -> the company table's ids (complaintwatch/data/companies.toml)
+SRAVNI_BANKS = {
+    "tinkoff-bank": "tinkoff",
+    "sovkombank": "sovcombank",
+    "gazprombank": "gazprombank",
+    "mts-bank": "mts_bank",
+    "sberbank-rossii": "sberbank",
+    "vtb": "vtb",
+    "alfa-bank": "alfabank",
+    "tochka": "tochka",
+}
+
+
+def load_sravni_stars(shared: Path = SHARED, limit: int | None = None) -> list[Post]:
+    """Real Russian bank reviews from sravni.ru (51 banks) with their star rating; the bank as
+    the company table names it (SRAVNI_BANKS, else a slug), undated."""
+    posts: list[Post] = []
+    with (shared / "data" / RU_STARS).open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if not row["text"].strip() or not row["stars"].strip():
+                continue
+            posts.append(
+                Post(
+                    url=f"https://www.sravni.ru{row['link']}",
+                    source_site="sravni.ru",
+                    site_kind=SiteKind.REVIEW,
+                    title="",
+                    text=row["text"],
+                    language="ru",
+                    companies=[SRAVNI_BANKS.get(row["bank"], company_slug(row["bank"]))],
+                    rating=int(row["stars"]),
+                )
+            )
+            if limit and len(posts) >= limit:
+                break
+    return posts

@@ -67,12 +67,14 @@ def _bad_param(exc: BadParam):
     return json_error(400, exc.message, exc.name)
 
 
-def _doc(ok: type[BaseModel] | None, description: str | None = None, code: int = 200, **errors: str) -> Response:
-    """The responses of an operation for the OpenAPI document: ``ok`` and the errors (each an Error
-    body) with what they mean; 400 comes with every operation (the Host check, bad parameters)."""
+def _doc(
+    ok: type[BaseModel] | None, *errors: tuple[int, str], description: str | None = None, code: int = 200
+) -> Response:
+    """The responses of an operation for the OpenAPI document: ``ok`` and the errors (status, what
+    it means; each an Error body); 400 comes with every operation (the Host check, bad parameters)."""
     return Response(
         **{f"HTTP_{code}": (ok, description) if description else ok},
-        **{name: (Error, meaning) for name, meaning in errors.items()},
+        **{f"HTTP_{status}": (Error, meaning) for status, meaning in errors},
     )
 
 
@@ -136,7 +138,7 @@ def companies():
 
 @bp.get("/company/<company_id>")
 @api_doc.validate(
-    resp=_doc(Company, HTTP_404="Unknown company"), path_parameter_descriptions={"company_id": "Company id."}
+    resp=_doc(Company, (404, "Unknown company")), path_parameter_descriptions={"company_id": "Company id."}
 )
 def company(company_id: str):
     """A company's recurring failures, reply share and latest posts"""
@@ -155,7 +157,7 @@ def incidents():
 
 @bp.get("/incident/<int:incident_id>")
 @api_doc.validate(
-    resp=_doc(IncidentReport, HTTP_404="Unknown incident type"),
+    resp=_doc(IncidentReport, (404, "Unknown incident type")),
     path_parameter_descriptions={"incident_id": "Incident type id."},
 )
 def incident(incident_id: int):
@@ -168,7 +170,7 @@ def incident(incident_id: int):
 
 
 @bp.get("/post/<int:post_id>")
-@api_doc.validate(resp=_doc(PostThread, HTTP_404="Unknown post"), path_parameter_descriptions={"post_id": "Post id."})
+@api_doc.validate(resp=_doc(PostThread, (404, "Unknown post")), path_parameter_descriptions={"post_id": "Post id."})
 def post(post_id: int):
     """A post and its thread"""
     p = store().get_post(post_id) if post_id <= MAX_SQL_INT else None
@@ -186,7 +188,7 @@ def post(post_id: int):
 
 
 @bp.get("/openapi.json")
-@api_doc.validate(resp=_doc(None, "The OpenAPI 3.1 document"))
+@api_doc.validate(resp=_doc(None, description="The OpenAPI 3.1 document"))
 def openapi():
     """This description"""
     return jsonify(openapi_spec())
@@ -256,13 +258,13 @@ def _valid(model: type[BaseModel], body: dict):
 
 
 # the writes' bodies are validated in the view (skip_validation: see _json_body); their models document them
-_WRITE_ERRORS = {
-    "HTTP_401": "Sign in first (once accounts exist)",
-    "HTTP_403": "This account may not change anything",
-    "HTTP_404": "Unknown alert, or another user's",
-    "HTTP_413": "Body too large",
-    "HTTP_415": "Not a JSON body",
-}
+_UNKNOWN_ALERT = (404, "Unknown alert, or another user's")
+_WRITE_ERRORS = (
+    (401, "Sign in first (once accounts exist)"),
+    (403, "This account may not change anything"),
+    (413, "Body too large"),
+    (415, "Not a JSON body"),
+)
 
 
 def _saved(alert_id: int):
@@ -287,11 +289,7 @@ def alerts():
     json=AlertInput,
     skip_validation=True,
     resp=_doc(
-        Alert,
-        "Created; Location: the alert's API URL",
-        code=201,
-        HTTP_409="Too many alerts",
-        **{k: v for k, v in _WRITE_ERRORS.items() if k != "HTTP_404"},
+        Alert, (409, "Too many alerts"), *_WRITE_ERRORS, description="Created; Location: the alert's API URL", code=201
     ),
 )
 def new_alert():
@@ -313,9 +311,7 @@ _ALERT_ID = {"alert_id": "Alert id."}
 
 
 @bp.get("/alerts/<int:alert_id>")
-@api_doc.validate(
-    resp=_doc(AlertDetail, HTTP_404="Unknown alert, or another user's"), path_parameter_descriptions=_ALERT_ID
-)
+@api_doc.validate(resp=_doc(AlertDetail, _UNKNOWN_ALERT), path_parameter_descriptions=_ALERT_ID)
 def alert(alert_id: int):
     """An alert, its state and its new posts (newest first)"""
     a = _saved(alert_id)
@@ -330,7 +326,7 @@ def alert(alert_id: int):
 
 
 @bp.delete("/alerts/<int:alert_id>")
-@api_doc.validate(resp=_doc(Deleted, **_WRITE_ERRORS), path_parameter_descriptions=_ALERT_ID)
+@api_doc.validate(resp=_doc(Deleted, _UNKNOWN_ALERT, *_WRITE_ERRORS), path_parameter_descriptions=_ALERT_ID)
 def delete_alert(alert_id: int):
     """Delete an alert"""
     a = _saved(alert_id)
@@ -340,7 +336,10 @@ def delete_alert(alert_id: int):
 
 @bp.post("/alerts/<int:alert_id>/seen")
 @api_doc.validate(
-    json=SeenInput, skip_validation=True, resp=_doc(Alert, **_WRITE_ERRORS), path_parameter_descriptions=_ALERT_ID
+    json=SeenInput,
+    skip_validation=True,
+    resp=_doc(Alert, _UNKNOWN_ALERT, *_WRITE_ERRORS),
+    path_parameter_descriptions=_ALERT_ID,
 )
 def alert_seen(alert_id: int):
     """Mark an alert's posts seen (last_seen_at = now)
@@ -349,4 +348,4 @@ def alert_seen(alert_id: int):
     _valid(SeenInput, _json_body())
     a = _saved(alert_id)
     store().mark_saved_search_seen(a.id, now_utc())
-    return jsonify(alert_dict(evaluate(store().get_saved_search(a.id))))
+    return jsonify(alert_dict(evaluate(store().get_saved_search(a.id) or a)))

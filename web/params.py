@@ -45,7 +45,7 @@ class BadParam(ValueError):
 
 def clean_text(value: str | None, limit: int = MAX_FIELD_CHARS) -> str:
     """Control characters as spaces, bidirectional controls removed, trimmed and cut to ``limit``."""
-    return strip_bidi(_CONTROL.sub(" ", value or "")).strip()[:limit]
+    return (strip_bidi(_CONTROL.sub(" ", value or "")) or "").strip()[:limit]
 
 
 def normalise_site(value: str) -> str:
@@ -259,7 +259,7 @@ class QueryModel(BaseModel):
     @classmethod
     def lenient(cls, data: Mapping[str, Any]) -> tuple[Any, list[str]]:
         """Validated with every bad value dropped, and a notice for each ("Ignored page: ...")."""
-        data, notices = dict(data), []
+        data, notices = dict(data), list[str]()
         for _ in range(len(cls.model_fields) + 1):  # each round drops at least one value
             try:
                 return cls.model_validate(data), notices
@@ -270,7 +270,7 @@ class QueryModel(BaseModel):
                 for e in bad:
                     exc = param_error(e)
                     notices.append(f"Ignored {exc.name}: {exc.message}.")
-                    data.pop(e["loc"][0], None)
+                    data.pop(str(e["loc"][0]), None)
         return cls(), notices
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -12,8 +11,7 @@ from flask import g
 from complaintwatch.companies import builtin_companies
 from complaintwatch.models import Incident, Post, SearchFilters
 from indexer.clustering.recurring import recurring_from_counts
-from indexer.stance import STANCES
-from indexer.store.base import CompanyCounts, ComplaintReply
+from indexer.store.base import CompanyCounts, ComplaintReply, ComplaintSummary
 
 from .aggregates import cached
 from .charts import month_range
@@ -120,27 +118,14 @@ class Responses:
 UNANSWERED_ON_COMPANY = 10
 
 
-def responses(complaints: list[ComplaintReply], limit: int = UNANSWERED_ON_COMPANY) -> Responses:
-    hours = [
-        max(0.0, (c.first_reply_at - c.published_at).total_seconds() / 3600)
-        for c in complaints
-        if c.replied and c.first_reply_at is not None and c.published_at is not None
-    ]
-    unanswered = sorted(
-        (c for c in complaints if not c.replied),
-        key=lambda c: (
-            c.published_at is not None,
-            c.published_at or datetime.min.replace(tzinfo=timezone.utc),
-            c.post_id,
-        ),
-        reverse=True,
-    )
+def responses(summary: ComplaintSummary) -> Responses:
+    """From Store.company_complaint_summary (computed by the store, not over every complaint here)."""
     return Responses(
-        len(complaints),
-        sum(1 for c in complaints if c.replied),
-        round(statistics.median(hours), 1) if hours else None,
-        unanswered[:limit],
-        len(unanswered),
+        summary.complaints,
+        summary.answered,
+        summary.median_response_hours,
+        summary.unanswered,
+        summary.unanswered_total,
     )
 
 
@@ -151,24 +136,12 @@ class Timeline:
     replies: dict[str, int]  # "YYYY-MM" -> the company's own replies
 
 
-def timeline(complaints: list[ComplaintReply], replies: dict[str, int], on: date) -> Timeline:
-    first: dict[str, datetime] = {}  # a story posted on several URLs counts once, when first seen
-    for c in complaints:
-        if c.published_at is not None and (c.content_hash not in first or c.published_at < first[c.content_hash]):
-            first[c.content_hash] = c.published_at
-    monthly: dict[str, int] = {}
-    for when in first.values():
-        monthly[when.strftime("%Y-%m")] = monthly.get(when.strftime("%Y-%m"), 0) + 1
+def timeline(monthly: dict[str, int], replies: dict[str, int], on: date) -> Timeline:
+    """``monthly``: complaints per month, a story once when first seen (ComplaintSummary.monthly)."""
     used = [m for m, n in (*monthly.items(), *replies.items()) if n]
     current = f"{on.year:04d}-{on.month:02d}"
     months = month_range(min(min(used), current), max(max(used), current)) if used else []
     return Timeline(months, monthly, {m: n for m, n in replies.items() if n})
-
-
-def story_count(complaints: list[ComplaintReply]) -> int:
-    """The company's complaints with a story posted on several URLs counted once
-    (as in Store.company_incident_stats): the base of incident types' shares."""
-    return len({c.content_hash for c in complaints})
 
 
 # -- the company against its industry --
@@ -249,7 +222,7 @@ def industry_comparison(company: str) -> IndustryComparison:
 
 def company_post_count(company: str) -> int | None:
     """Posts mentioning the company, or None when the store does not know it."""
-    return dict(store().companies()).get(company)
+    return cached("companies", lambda: dict(store().companies())).get(company)
 
 
 def company_counts() -> dict[str, CompanyCounts]:
@@ -269,8 +242,7 @@ def counts_for(company: str) -> CompanyCounts:
 
 def stance_counts(company: str) -> dict[str, int]:
     """{stance: the company's posts of it} (indexer/stance.py STANCES)."""
-    s = store()
-    return {st: s.count_latest(SearchFilters(company=company, stance=st)) for st in STANCES}
+    return store().company_stance_counts(company)
 
 
 def incident_rows(
@@ -302,14 +274,30 @@ def incident_rows(
     return rows, months
 
 
+# Elasticsearch has no change marker: a company's report is kept this long there (and
+# dropped at once after a write through this process's store); SQLite keeps it until
+# anything commits to the store file
+REPORT_TTL = 30.0
+
+
 def company_report(company: str, post_count: int, on: date | None = None) -> CompanyReport:
+    """The company page's report, reused until the store changes (web/aggregates.py).
+    Nothing may modify the returned report: requests share it."""
     on = on or today()
+    return cached(
+        f"company_report:{company}:{on.isoformat()}:{post_count}",
+        lambda: _company_report(company, post_count, on),
+        ttl=REPORT_TTL,
+    )
+
+
+def _company_report(company: str, post_count: int, on: date) -> CompanyReport:
     s = store()
     rows, months = incident_rows(company, on)
     threads, replied = s.company_reply_stats(company)
     latest = s.latest_posts(SearchFilters(company=company), limit=setting("LATEST_ON_COMPANY"))
-    complaints = s.company_complaint_replies(company)
-    total = story_count(complaints)
+    summary = s.company_complaint_summary(company, UNANSWERED_ON_COMPANY)
+    total = summary.stories
     industry = industry_comparison(company)
     for r in rows:
         r.share = r.count / total if total else None
@@ -324,8 +312,8 @@ def company_report(company: str, post_count: int, on: date | None = None) -> Com
         latest,
         counts_for(company),
         stance_counts(company),
-        responses(complaints),
-        timeline(complaints, s.company_reply_months(company), on),
+        responses(summary),
+        timeline(summary.monthly, s.company_reply_months(company), on),
         industry,
     )
 

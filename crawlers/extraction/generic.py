@@ -47,7 +47,7 @@ from parsel import Selector
 
 from crawlers.extraction.dates import page_timezone, page_year, parse_published, year_less
 from crawlers.extraction.metadata import page_meta
-from crawlers.extraction.text import clean_lines, main_text, node_text, title_and_labels
+from crawlers.extraction.text import clean_lines, main_text, node_text, title_and_labels, without_title
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ _NOT_AUTHOR_CLASS = re.compile(
 )
 _PROFILE_HREF = re.compile(
     r"(/users?/|/members?/|/profiles?/|/u/|/people/|/author/|viewprofile|showprofile|memberlist|member\.php|"
-    r"profile\.php|showuser(?![a-z])|/~)",
+    r"profile\.php|showuser(?![a-z])|/~|action=profile|[?&;](?:u|uid|userid|user_id|memberid)=\d)",
     re.I,
 )
 _DATE_CLASS = re.compile(r"date|time|posted|stamp|when|published|created|datetime|postdetails", re.I)
@@ -117,6 +117,7 @@ _DATE_RE = re.compile(
     + r")",
     re.I,
 )
+DATE_PATTERN = _DATE_RE  # what a shown date looks like (crawlers.extraction.metadata reads bylines with it)
 _AUTHOR_STRIP = re.compile(
     r"^(?:by|posted by|от|автор:?|von)\s+|\s*(?:said|says|wrote|пишет|писал|schrieb)\s*[.:…]*\s*$|[:：]\s*$", re.I
 )
@@ -124,6 +125,8 @@ _SIG_LINE = re.compile(r"^_{5,}\s*$|^-- ?$")
 _EDIT_LINE = re.compile(
     r"^(?:last edited by|edited by|сообщение отредактировал|причина редактирования|zuletzt bearbeitet)", re.I
 )
+# A quote's header left behind once the quoted text is dropped ("Quote:", "scott wrote:").
+_QUOTE_HEADER = re.compile(r"^(?:quote|zitat|цитата)\s*:?$|^\S.{0,60}\s(?:wrote|schrieb|пишет|писал\w*)\s*:$", re.I)
 
 
 @dataclass(slots=True)
@@ -265,12 +268,53 @@ def _find_author(elements: list[etree._Element]) -> tuple[str | None, etree._Ele
             for cand in [*inner, el]:
                 if got := _clean_author(_name_text(cand)):
                     return got, cand
+            # a plain-text name beside the avatar and the date link ("Ammon · <a>March 11</a>")
+            own = " ".join([el.text or "", *(c.tail or "" for c in el)])
+            if got := _clean_author(own.replace("·", " ").replace("|", " ")):
+                return got, el
     # 3. profile links
     for el in elements:
         if el.tag == "a" and _PROFILE_HREF.search(el.get("href") or ""):
             if got := _clean_author(_name_text(el)):
                 return got, el
+    # 4. a name after a byline label ("Posted by: <a>Name</a> |", "von <b>Name</b>"),
+    # as an element or as plain text ("Posted by: Name | <a>date</a>")
+    for el in elements:
+        before = _text_before(el)
+        if el.tag in _BYLINE_TAGS and _BYLINE_LABEL.search(before) and not _CREDIT_LABEL.search(before):
+            if got := _clean_author(_name_text(el)):
+                return got, el
+    for el in elements:
+        if (m := _BYLINE_TEXT.search(" ".join((el.text or "").split()))) and (got := _clean_author(m[1])):
+            return got, el
     return None, None
+
+
+_BYLINE_TAGS = frozenset({"a", "b", "strong", "span", "cite", "em"})
+_BYLINE_LABEL = re.compile(
+    r"(?:^|[\s|(])(?:posted by|written by|comment by|by|von|geschrieben von|автор|от|написал)\s*:?\s*$", re.I
+)
+
+
+# "Powered by <a>phpBB</a>", "Theme by …": a credit, not a byline.
+_CREDIT_LABEL = re.compile(
+    r"(?:powered|designed|theme|template|hosted|provided|made|created|developed|built|sponsored|run|skin|translated)"
+    r"\s+by\s*:?\s*$",
+    re.I,
+)
+_BYLINE_TEXT = re.compile(r"(?:^|\s)(?:posted by|written by|comment by)\s*:?\s*([^|\n]{1,60}?)\s*(?:\||$)", re.I)
+
+
+def _text_before(el: etree._Element) -> str:
+    """The text right before an element inside its parent (its previous
+    sibling's tail, or the parent's leading text)."""
+    prev = el.getprevious()
+    while prev is not None and not isinstance(prev.tag, str):
+        prev = prev.getprevious()
+    if prev is not None:
+        return prev.tail or ""
+    parent = el.getparent()
+    return (parent.text or "") if parent is not None else ""
 
 
 def _name_text(el: etree._Element) -> str:
@@ -342,7 +386,8 @@ _PROFILE_DATE = re.compile(
 
 _PROFILE_FIELD = re.compile(
     r"(?:joined|registered|member since|регистрация|зарегистрирован\w*|dabei seit|mitglied seit|registriert seit|"
-    r"anmeldedatum)\s*:",
+    r"anmeldedatum)\s*:"
+    r"|(?:posts|beiträge|сообщений|messages|reputation|репутация)\s*:\s*\d[\d.,]*",
     re.I,
 )
 
@@ -417,7 +462,13 @@ def _body_text(own: etree._Element, author: str | None) -> str:
         for e in node.iterdescendants()
         if isinstance(e.tag, str) and e.tag in _CONTAINERS and e not in blocked and not any(m in blocked for m in [e])
     ]
-    candidates = [e for e in candidates if not any(d in metas for d in e.iterdescendants()) and not _is_profile(e)]
+    candidates = [
+        e
+        for e in candidates
+        if not any(d in metas for d in e.iterdescendants())
+        and not any(a in metas for a in e.iterancestors())  # inside the author block (its menu, its profile)
+        and not _is_profile(e)
+    ]
     best = None
     if candidates and total > 0:
         longest = max(_text_len(e) for e in candidates)
@@ -433,7 +484,7 @@ def _body_text(own: etree._Element, author: str | None) -> str:
     if best is None:
         best = node
         for m in metas:
-            if m.getparent() is not None and _text_len(m) < 200:
+            if m.getparent() is not None and (_text_len(m) < 200 or _is_profile(m)):
                 _drop(m)
         for el in list(node.iter()):
             if el is node or not isinstance(el.tag, str) or el.getparent() is None:
@@ -446,7 +497,7 @@ def _body_text(own: etree._Element, author: str | None) -> str:
     for line in text.split("\n"):
         if _SIG_LINE.match(line.strip()):
             break
-        if _EDIT_LINE.match(line.strip()):
+        if _EDIT_LINE.match(line.strip()) or _QUOTE_HEADER.match(line.strip()):
             continue
         lines.append(line)
     text = clean_lines("\n".join(lines))
@@ -455,6 +506,33 @@ def _body_text(own: etree._Element, author: str | None) -> str:
         if rest:
             text = rest
     return text
+
+
+def _has_body_block(parts: list[etree._Element]) -> bool:
+    """Whether any of `parts` holds a text block with a content-like class."""
+    return any(
+        isinstance(e.tag, str)
+        and _BODY_CLASS.search(" ".join(_classes(e)))
+        and _text_len(e)
+        and not any(a.get(_META) for a in e.iterancestors())  # an icon in the author's block is not a body
+        and not e.get(_META)
+        for part in parts
+        for e in part.iter()
+    )
+
+
+def _author_block(author_el: etree._Element, date_el: etree._Element | None, rec: etree._Element) -> etree._Element:
+    """The author element with what surrounds it in the record's author block:
+    a profile ("Lead Developer, Posts: 7,747") or a small wrapper, never
+    reaching the date or the record itself (the text is elsewhere)."""
+    block = author_el
+    for a in author_el.iterancestors():
+        if a is rec or (date_el is not None and any(x is date_el for x in a.iter())):
+            break
+        if not (_is_profile(a) or _text_len(a) <= _text_len(author_el) + 40):
+            break
+        block = a
+    return block
 
 
 def _with_siblings(rec: etree._Element, members: set[etree._Element]) -> list[etree._Element]:
@@ -528,7 +606,8 @@ def _read_group(
             _drop(junk)
         own_text = _text_of(own)
         published, raw, date_el = _find_date(elements, own_text, languages, default_tz, year)
-        marked = [e for e in (author_el, date_el) if e is not None]
+        block = _author_block(author_el, date_el, rec) if author_el is not None else None
+        marked = [e for e in (block, date_el) if e is not None]
         for e in marked:
             e.set(_META, "1")
         try:
@@ -540,7 +619,9 @@ def _read_group(
                 for part in group:
                     wrapper.append(own_copy(part, others))
                 wider = _body_text(wrapper, author)
-                if len(wider) > 3 * len(text) + 20:
+                # the record is a header and its body a sibling block named so (IPB's post_header + post_body)
+                named_body = _has_body_block(group[1:]) and not _has_body_block([own])
+                if len(wider) > 3 * len(text) + 20 or (named_body and wider):
                     text = wider
         finally:
             for e in marked:
@@ -654,6 +735,7 @@ def extract_thread(
     meta = page_meta(sel, url or "", html, languages)
     if meta.title and not thread.title:
         thread.title = meta.title
+    article_text = without_title(article_text, meta.title or thread.title)
     if article_text:
         thread.article = GenericPost(meta.author, meta.published, None, article_text)
     thread.posts = posts

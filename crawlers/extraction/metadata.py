@@ -93,28 +93,95 @@ def _in_comments(node: Selector) -> bool:
     return False
 
 
+# rel=author links to a social profile ("Google +", Google's 2012 authorship markup) name no one.
+_SOCIAL_HOSTS = re.compile(r"^https?://(?:[\w-]+\.)*(?:google|twitter|x|facebook|linkedin|instagram)\.com/", re.I)
+
+
 def _byline(sel: Selector) -> str | None:
     """The first author markup (queries on an element's own text) outside the comment section."""
     for q in _AUTHOR_MARKUP:
         for node in sel.css(q.removesuffix("::text")):
             value = normalize_ws("".join(node.xpath("text()").getall()))
-            if value and not _in_comments(node):
+            if value and not _in_comments(node) and not _SOCIAL_HOSTS.match(node.attrib.get("href", "")):
                 return value
     return None
 
 
-def _by_link(sel: Selector) -> str | None:
-    """ "Posted by <a>Name</a>" in the article's header."""
-    for node in sel.xpath(
-        "//article//header//a[re:test(preceding-sibling::text()[1], '(?i)\\bby\\s*$')]", namespaces=_RE_NS
-    ):
-        value = normalize_ws("".join(node.xpath(".//text()").getall()))
-        if value and not _in_comments(node):
-            return value
+# "By <a>Name</a>": in the article's header first, then anywhere outside the
+# comments ("Powered by <a>Drupal</a>" is a credit, not a byline).
+_BY_LINKS = (
+    "//article//header//a[re:test(preceding-sibling::text()[1], '(?i)\\bby\\s*$')]",
+    "//body//a[re:test(preceding-sibling::text()[1], '(?i)(^|\\s)(posted |written )?by\\s*:?\\s*$')]"
+    "[not(re:test(preceding-sibling::text()[1], '(?i)(powered|designed|theme|hosted|made|built|created|developed)"
+    "\\s+by\\s*:?\\s*$'))]",
+)
+
+
+def _by_link_node(sel: Selector) -> Selector | None:
+    for query in _BY_LINKS:
+        for node in sel.xpath(query, namespaces=_RE_NS):
+            if normalize_ws("".join(node.xpath(".//text()").getall())) and not _in_comments(node):
+                return node
     return None
 
 
+def _by_link(sel: Selector) -> str | None:
+    """ "Posted by <a>Name</a>" in the article's header (or, failing that, anywhere outside the comments)."""
+    node = _by_link_node(sel)
+    return normalize_ws("".join(node.xpath(".//text()").getall())) if node is not None else None
+
+
+def _byline_date(sel: Selector) -> str | None:
+    """The date and time printed on the byline line ("By <a>Name</a> | Nov 06 2012 | 1:13 pm")."""
+    from crawlers.extraction.generic import DATE_PATTERN  # generic reads page metadata: import here
+
+    node = _by_link_node(sel)
+    if node is None:
+        return None
+    line = normalize_ws(" ".join(node.xpath("../text() | ../*/text()").getall()))
+    m = DATE_PATTERN.search(line)
+    return m.group(0).replace("|", " ") if m and re.search(r"\d:\d\d", m.group(0)) else None
+
+
 _RE_NS = {"re": "http://exslt.org/regular-expressions"}
+_BYLINE_LABEL = "(?i)^(автор|author|written by|posted by|by|von|autor|verfasst von)\\s*:?$"
+_DOMAIN_LIKE = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
+
+
+def _labelled_byline(sel: Selector) -> str | None:
+    """ "<p>Автор:</p> <p><a>Name</a></p>": a label alone in its element, the name in the element after it."""
+    labels = sel.xpath(
+        "//body//*[not(*)][re:test(normalize-space(.), $label)]", namespaces=_RE_NS, label=_BYLINE_LABEL
+    )
+    for label in labels:
+        for sibling in label.xpath("following-sibling::*[1]"):
+            value = normalize_ws(" ".join(sibling.css("::text").getall()))
+            if value and len(value) <= 60 and not _in_comments(sibling):
+                return value
+    return None
+
+
+def _is_organization(value: Any) -> bool:
+    """Whether structured data names an organisation (the publisher) as the author."""
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(isinstance(v, dict) and _org_type(v) for v in values)
+
+
+def _org_type(obj: dict[str, Any]) -> bool:
+    types = obj.get("@type")
+    types = types if isinstance(types, list) else [types]
+    return any(t in ("Organization", "NewsMediaOrganization", "Corporation") for t in types)
+
+
+def _publisher_names(sel: Selector, ld: dict[str, Any]) -> set[str]:
+    names = {name_of(ld.get("publisher")), _first(sel, ('meta[property="og:site_name"]::attr(content)',))}
+    if _is_organization(ld.get("author")):
+        names.add(name_of(ld.get("author")))
+    return {n.casefold() for n in names if n}
+
+
+def _is_publisher(name: str, publishers: set[str]) -> bool:
+    return name.casefold() in publishers or bool(_DOMAIN_LIKE.match(name.strip()))
 
 
 def _article_ld(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,7 +208,14 @@ def page_meta(sel: Selector, url: str, html: str | None = None, languages: list[
     handle = _first(sel, _HANDLE_META)
     if author is None and handle and not handle.startswith("@"):
         author = None if _is_url(handle) else handle
-    author = author or name_of(ld.get("author")) or _byline(sel) or _by_link(sel) or handle
+    # The publisher named as author (structured data's Organization, the site's
+    # own name, "INFORM.KZ") is no byline: a person's name on the page wins,
+    # and with none there is no author.
+    publishers = _publisher_names(sel, ld)
+    if author and _is_publisher(author, publishers):
+        author = None
+    ld_author = None if _is_organization(ld.get("author")) else name_of(ld.get("author"))
+    author = author or ld_author or _byline(sel) or _by_link(sel) or _labelled_byline(sel) or handle
 
     # Machine-readable attributes first; structured data only when it carries a
     # year (Blogger's microdata datePublished is the shown "10:52").
@@ -163,6 +237,6 @@ def page_meta(sel: Selector, url: str, html: str | None = None, languages: list[
         published = parse_published(raw, languages=languages, year=year)
         if published:
             break
-    if published is None:
-        published = page_date(html, url)
+    if published is None:  # the byline's own date line, else htmldate's guess from the whole page
+        published = parse_published(_byline_date(sel), languages=languages, year=year) or page_date(html, url)
     return PageMeta(title=normalize_ws(title), author=author, published=published)

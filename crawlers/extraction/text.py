@@ -115,6 +115,20 @@ def clean_lines(text: str) -> str:
     return normalize_ws("\n".join(kept))
 
 
+def without_title(text: str, title: str | None) -> str:
+    """The article text without its title repeated as the first line (main-text
+    extraction keeps the headline when the page has no article container)."""
+    if not title or not text:
+        return text
+    first, _, rest = text.partition("\n")
+    if _WORDS.findall(first.casefold()) == _WORDS.findall(title.casefold()) and rest.strip():
+        return rest.strip()
+    return text
+
+
+_WORDS = re.compile(r"\w+")
+
+
 def _remove(el: etree._Element) -> None:
     """Remove an element but keep its tail text (lxml's remove() drops it)."""
     parent = el.getparent()

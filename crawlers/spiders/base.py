@@ -39,7 +39,7 @@ from crawlers.extraction.dates import parse_published
 from crawlers.extraction.encoding import decode_html
 from crawlers.extraction.feeds import FEED_ROOTS, SITEMAP_ROOTS, Feed, parse_feed, xml_root
 from crawlers.extraction.metadata import PageMeta, page_meta
-from crawlers.extraction.text import declared_language, main_text
+from crawlers.extraction.text import declared_language, main_text, without_title
 from crawlers.items import PostItem
 from crawlers.sitebound import (
     SCRIPT_SCHEMES,
@@ -332,9 +332,8 @@ class BaseSpider(scrapy.Spider):
             container = body
         else:
             container = next((c[0] for q in body if (c := sel.css(q))), None)
-        return ArticlePage(
-            url, declared, languages, page_meta(sel, url, html, languages), main_text(html, container, url)
-        )
+        meta = page_meta(sel, url, html, languages)
+        return ArticlePage(url, declared, languages, meta, without_title(main_text(html, container, url), meta.title))
 
     @staticmethod
     def canonical(sel: Selector) -> str | None:

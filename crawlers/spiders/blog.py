@@ -154,7 +154,9 @@ class BlogSpider(BaseSpider):
         comments = list(self._comments(response, sel, url, engine, records, languages)) if records else []
         if not comments or self._generic_reads_more(response, html, sel, engine, records):
             # no engine rule matched the comments (or it read fewer of them whole): the generic extractor's
-            yield from generic_items(self, response, html, sel, comments_only=True, title=post.title)
+            yield from generic_items(
+                self, response, html, sel, comments_only=True, title=post.title, article_text=post.text
+            )
             return
         for comment in comments:
             comment.title = post.title  # every post of a thread carries the thread's title

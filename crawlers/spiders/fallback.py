@@ -75,10 +75,13 @@ def generic_items(
     title: str | None = None,
     thread: GenericThread | None = None,
     separate: bool = False,
+    article_text: str | None = None,
 ) -> Iterator[PostItem]:
     """Every post the generic extractor finds on the page: the opening post
     (url = the page) and the rest as its replies. `comments_only` leaves out
-    the opening post/article (the caller's rules already yielded it).
+    the opening post/article (the caller's rules already yielded it, with
+    `article_text`): the extractor's article, or its first record when that
+    is the same text.
     `separate`: every record is a thread of its own (reviews on a listing),
     each under its own stable URL, none under the page's URL (which shows
     another review first once a new one is added)."""
@@ -86,12 +89,16 @@ def generic_items(
     thread_url = spider.page_url(response)
     declared = declared_language(sel)
     title = thread.title if title is None else title
-    posts = thread.all_posts
+    posts: list[GenericPost | None] = list(thread.all_posts)
+    if comments_only and not (
+        posts and (thread.article is not None or _same_text(thread.all_posts[0].text, article_text))
+    ):
+        posts = [None, *posts]  # no article among them: every record is a comment under the caller's article
     found = 0
     for position, post in enumerate(posts):
-        is_root = position == 0
-        if comments_only and (is_root and (thread.article is not None or len(posts) > 1)):
+        if post is None or (comments_only and position == 0):
             continue
+        is_root = position == 0
         if separate:
             url = thread_url if len(posts) == 1 else _post_url(spider, response, thread_url, post, own_page=True)
         else:
@@ -112,6 +119,12 @@ def generic_items(
     spider._stat("generic_posts", found)
     if not found and not comments_only:
         unrecognised(spider, response)
+
+
+def _same_text(text: str, article: str | None) -> bool:
+    """Whether a record is the article itself (the same opening words)."""
+    a, b = " ".join(text.split()[:12]), " ".join((article or "").split()[:12])
+    return bool(a and b) and (a.startswith(b) or b.startswith(a))
 
 
 def unrecognised(spider: BaseSpider, response: Response) -> None:

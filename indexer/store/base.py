@@ -6,9 +6,10 @@ import abc
 import dataclasses
 import logging
 import re
+import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -82,6 +83,57 @@ class ComplaintReply:
     incident_id: int | None
     replied: bool = False
     first_reply_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ComplaintSummary:
+    """A company's complaints (those of Store.company_complaint_replies) summed up for its
+    page: how many, how many got a company reply in their thread, the median hours from a
+    complaint to the first reply, the newest unanswered ones (newest first, undated last),
+    the stories (a story posted on several URLs once) and complaints per month ("YYYY-MM":
+    a story once, in the month it was first seen)."""
+
+    complaints: int = 0
+    answered: int = 0
+    median_response_hours: float | None = None
+    unanswered: list[ComplaintReply] = field(default_factory=list)
+    unanswered_total: int = 0
+    stories: int = 0
+    monthly: dict[str, int] = field(default_factory=dict)
+
+
+def summarise_complaints(complaints: list[ComplaintReply], unanswered: int) -> ComplaintSummary:
+    """The definition of Store.company_complaint_summary, over every complaint."""
+    hours = [
+        max(0.0, (c.first_reply_at - c.published_at).total_seconds() / 3600)
+        for c in complaints
+        if c.replied and c.first_reply_at is not None and c.published_at is not None
+    ]
+    open_ = sorted(
+        (c for c in complaints if not c.replied),
+        key=lambda c: (
+            c.published_at is not None,
+            c.published_at or datetime.min.replace(tzinfo=timezone.utc),
+            c.post_id,
+        ),
+        reverse=True,
+    )
+    first: dict[str, datetime] = {}
+    for c in complaints:
+        if c.published_at is not None and (c.content_hash not in first or c.published_at < first[c.content_hash]):
+            first[c.content_hash] = c.published_at
+    monthly: dict[str, int] = {}
+    for when in first.values():
+        monthly[when.strftime("%Y-%m")] = monthly.get(when.strftime("%Y-%m"), 0) + 1
+    return ComplaintSummary(
+        len(complaints),
+        sum(1 for c in complaints if c.replied),
+        round(statistics.median(hours), 1) if hours else None,
+        open_[: max(0, unanswered)],
+        len(open_),
+        len({c.content_hash for c in complaints}),
+        dict(sorted(monthly.items())),
+    )
 
 
 # Facets of a search (Store.facet_counts), by the query-string name of their filter, and the
@@ -383,6 +435,20 @@ class Store(abc.ABC):
         """{"YYYY-MM": the company's own replies (is_company_reply, mentioning
         it) published that month}; replies without a date are left out."""
         raise NotImplementedError
+
+    def company_complaint_summary(self, company: str, unanswered: int = 10) -> ComplaintSummary:
+        """The company's complaints summed up (ComplaintSummary), at most ``unanswered``
+        unanswered ones listed. This is the definition; the backends answer without
+        reading every complaint."""
+        return summarise_complaints(self.company_complaint_replies(company), unanswered)
+
+    def company_stance_counts(self, company: str) -> dict[str, int]:
+        """{stance: the company's posts of it} for every stance of indexer/stance.py,
+        as count_latest counts SearchFilters(company=..., stance=...): "complaint"
+        includes posts not classified yet, company replies excepted."""
+        from ..stance import STANCES
+
+        return {st: self.count_latest(SearchFilters(company=company, stance=st)) for st in STANCES}
 
     @abc.abstractmethod
     def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:

@@ -74,6 +74,7 @@ from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
     ComplaintReply,
+    ComplaintSummary,
     FacetCounts,
     IncidentStat,
     Store,
@@ -101,6 +102,7 @@ TAKEDOWN_MAPPINGS = {
     "properties": {"url": {"type": "keyword"}, "added_at": {"type": "date"}},
 }
 _PAGE = 1000
+_KEYS = 5000  # thread keys per terms query, buckets per composite page (index.max_terms_count: 65,536)
 NOT_COMPLAINTS = [s for s in STANCES if s != COMPLAINT]
 # v5: stance per post (indexer/stance.py), star rating where the site gives one
 _V5_PROPERTIES = {"stance": {"type": "keyword"}, "rating": {"type": "integer"}}
@@ -299,6 +301,30 @@ def _saved_from_source(src: dict[str, Any]) -> SavedSearch:
 def _vec_json(v: np.ndarray) -> list[float]:
     # 7 decimals: float32 precision for unit vectors, and a short JSON body
     return np.round(np.asarray(v, dtype=np.float64), 7).tolist()
+
+
+def _complaint_reply(src: dict[str, Any], replied: bool, first_reply: datetime | None) -> ComplaintReply:
+    return ComplaintReply(
+        int(src["id"]),
+        src["url"],
+        src.get("title") or "",
+        _dt(src.get("published_at")),
+        src.get("content_hash") or "",
+        src.get("incident_id"),
+        replied,
+        first_reply,
+    )
+
+
+def _keyed(roots: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Opening posts' sources with their thread key (thread_url, else url)."""
+    for src in roots:
+        yield src, src.get("thread_url") or src["url"]
+
+
+def _key_of(src: dict[str, Any]) -> tuple[str, str]:
+    """(the field, the thread key) of an opening post: its thread_url, else its url."""
+    return ("thread_url", src["thread_url"]) if src.get("thread_url") else ("url", src["url"])
 
 
 # -- the store ------------------------------------------------------------
@@ -505,6 +531,13 @@ class ElasticsearchStore(ESAppState, Store):
 
     def refresh(self) -> None:
         self.es.indices.refresh(index=self.alias)
+        self._refreshes = getattr(self, "_refreshes", 0) + 1
+
+    def local_changes(self) -> int:
+        """A number that moves whenever this store object refreshed its posts
+        (after each of its own writes): web/aggregates.py drops what it cached
+        from this store then. Writes by other processes do not move it."""
+        return getattr(self, "_refreshes", 0)
 
     def _after_write(self) -> None:
         if self.auto_refresh:
@@ -1662,12 +1695,10 @@ class ElasticsearchStore(ESAppState, Store):
                     replied += n_roots[k] if k in reply else 0
         return threads, replied
 
-    def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
-        # the complaints (opening posts by customers, stance complaint or none
-        # yet), then per chunk of their thread keys (thread_url, else url) the
-        # company replies in those threads: by thread_url aggregation, plus the
-        # reply at the key's url itself when its thread_url differs
-        query = {
+    @staticmethod
+    def _complaints_query(company: str) -> dict[str, Any]:
+        """The company's complaints: opening posts by customers, stance complaint or none yet."""
+        return {
             "bool": {
                 "filter": [{"term": {"companies": company}}],
                 "must_not": [
@@ -1677,9 +1708,11 @@ class ElasticsearchStore(ESAppState, Store):
                 ],
             }
         }
-        source = ["id", "url", "title", "published_at", "content_hash", "incident_id", "thread_url"]
-        roots = [h["_source"] for hits in self._scan(query, source) for h in hits]
-        keys = sorted({src.get("thread_url") or src["url"] for src in roots})
+
+    def _replies_in_threads(self, keys: list[str]) -> tuple[dict[str, int], dict[str, datetime]]:
+        """Per thread key (an opening post's thread_url, else url): the company replies in
+        the thread and the first one's date. Per chunk of keys: the replies by thread_url
+        aggregation, plus the reply at the key's url itself when its thread_url differs."""
         replies: dict[str, int] = {}
         first: dict[str, datetime] = {}
 
@@ -1688,8 +1721,8 @@ class ElasticsearchStore(ESAppState, Store):
             if when is not None and (key not in first or when < first[key]):
                 first[key] = when
 
-        for i in range(0, len(keys), _PAGE):
-            chunk = keys[i : i + _PAGE]
+        for i in range(0, len(keys), _KEYS):
+            chunk = keys[i : i + _KEYS]
             res = self.es.search(
                 index=self.alias,
                 size=0,
@@ -1719,21 +1752,135 @@ class ElasticsearchStore(ESAppState, Store):
                 src = h["_source"]
                 if src.get("thread_url") != src["url"]:
                     seen(src["url"], 1, _dt(src.get("published_at")))
-        out = []
-        for src in roots:
-            key = src.get("thread_url") or src["url"]
-            out.append(
-                ComplaintReply(
-                    int(src["id"]),
-                    src["url"],
-                    src.get("title") or "",
-                    _dt(src.get("published_at")),
-                    src.get("content_hash") or "",
-                    src.get("incident_id"),
-                    replies.get(key, 0) > 0,
-                    first.get(key),
-                )
-            )
+        return replies, first
+
+    def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
+        # the complaints, then the company replies in their threads (_replies_in_threads)
+        source = ["id", "url", "title", "published_at", "content_hash", "incident_id", "thread_url"]
+        roots = [h["_source"] for hits in self._scan(self._complaints_query(company), source) for h in hits]
+        replies, first = self._replies_in_threads(sorted({src.get("thread_url") or src["url"] for src in roots}))
+        return [_complaint_reply(src, replies.get(key, 0) > 0, first.get(key)) for src, key in _keyed(roots)]
+
+    def _composite_buckets(
+        self, query: dict[str, Any], sources: list[dict[str, Any]], aggs: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every bucket of a composite aggregation over the matching posts (doc values: no sources read)."""
+        after = None
+        while True:
+            comp: dict[str, Any] = {"composite": {"size": _KEYS, "sources": sources}}
+            if after:
+                comp["composite"]["after"] = after
+            if aggs:
+                comp["aggs"] = aggs
+            res = self.es.search(index=self.alias, size=0, query=query, aggs={"c": comp})
+            agg = res["aggregations"]["c"]
+            yield from agg["buckets"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return
+
+    def company_complaint_summary(self, company: str, unanswered: int = 10) -> ComplaintSummary:
+        # by aggregations, not a read of every complaint: (thread key, published) of the
+        # complaints, the company replies in those threads, the first date of each story
+        query = self._complaints_query(company)
+        has_thread = {"exists": {"field": "thread_url"}}
+        with_thread = {"bool": {**query["bool"], "filter": [*query["bool"]["filter"], has_thread]}}
+        without = {"bool": {**query["bool"], "must_not": [*query["bool"]["must_not"], has_thread]}}
+        published = {"p": {"terms": {"field": "published_at", "missing_bucket": True}}}
+        roots: dict[tuple[str, str, int | None], int] = {}  # (key field, key, published ms) -> complaints
+        for field, q in (("thread_url", with_thread), ("url", without)):
+            for b in self._composite_buckets(q, [{"k": {"terms": {"field": field}}}, published]):
+                roots[(field, b["key"]["k"], b["key"]["p"])] = int(b["doc_count"])
+        replies, first = self._replies_in_threads(sorted({k for _, k, _ in roots}))
+        answered = {r: n for r, n in roots.items() if replies.get(r[1], 0) > 0}
+        hours = [
+            (max(0.0, (first[k].timestamp() * 1000 - p) / 3_600_000), n)
+            for (_, k, p), n in answered.items()
+            if p is not None and k in first
+        ]
+        median = None
+        if hours:
+            median = round(float(np.median(np.repeat([h for h, _ in hours], [n for _, n in hours]))), 1)
+        stories, months = 0, {}
+        story_first = {"first": {"min": {"field": "published_at"}}}
+        for b in self._composite_buckets(query, [{"h": {"terms": {"field": "content_hash"}}}], story_first):
+            stories += 1
+            v = b["first"]["value"]
+            if v is not None:
+                m = datetime.fromtimestamp(v / 1000, tz=timezone.utc).strftime("%Y-%m")
+                months[m] = months.get(m, 0) + 1
+        open_ = {r: n for r, n in roots.items() if r not in answered}
+        total = sum(roots.values())
+        return ComplaintSummary(
+            complaints=total,
+            answered=total - sum(open_.values()),
+            median_response_hours=median,
+            unanswered=self._newest_of(query, open_, unanswered),
+            unanswered_total=sum(open_.values()),
+            stories=stories,
+            monthly=dict(sorted(months.items())),
+        )
+
+    def _newest_of(self, query: dict[str, Any], groups: dict[tuple, int], limit: int) -> list[ComplaintReply]:
+        """The newest ``limit`` complaints (undated last, then the higher id) among the
+        (key field, key, published ms) groups: the posts of the groups that can hold them
+        (ties at the boundary included), sorted as latest_posts sorts."""
+        if limit <= 0 or not groups:
+            return []
+        order = sorted(groups, key=lambda r: (r[2] is not None, r[2] or 0), reverse=True)
+        take, n = [], 0
+        for r in order:
+            if n >= limit and r[2] != take[-1][2]:
+                break
+            take.append(r)
+            n += groups[r]
+        source = ["id", "url", "title", "published_at", "content_hash", "incident_id", "thread_url"]
+        sort = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
+        if len(take) > _KEYS:  # many undated ties: walk the complaints newest first instead
+            wanted = {(f, k) for f, k, _ in groups}
+            out = []
+            for hits in self._scan(query, source, _PAGE, sort):
+                out += [_complaint_reply(h["_source"], False, None) for h in hits if _key_of(h["_source"]) in wanted]
+                if len(out) >= limit:
+                    break
+            return out[:limit]
+        keys: dict[str, list[str]] = {}
+        for field, key, _ in take:
+            keys.setdefault(field, []).append(key)
+        should: list[dict[str, Any]] = []
+        if "thread_url" in keys:
+            should.append({"terms": {"thread_url": keys["thread_url"]}})
+        if "url" in keys:
+            no_thread = {"exists": {"field": "thread_url"}}
+            should.append({"bool": {"filter": [{"terms": {"url": keys["url"]}}], "must_not": [no_thread]}})
+        res = self.es.search(
+            index=self.alias,
+            query={"bool": {**query["bool"], "should": should, "minimum_should_match": 1}},
+            sort=sort,
+            size=limit,
+            source=source,
+            track_total_hits=False,
+        )
+        return [_complaint_reply(h["_source"], False, None) for h in res["hits"]["hits"]]
+
+    def company_stance_counts(self, company: str) -> dict[str, int]:
+        # one aggregation: the stances, plus the posts not classified yet that count as complaints
+        res = self.es.search(
+            index=self.alias,
+            size=0,
+            query={"term": {"companies": company}},
+            aggs={
+                "s": {"terms": {"field": "stance", "size": len(STANCES) + 10}},
+                "unset": {
+                    "filter": {
+                        "bool": {"must_not": [{"exists": {"field": "stance"}}, {"term": {"is_company_reply": True}}]}
+                    }
+                },
+            },
+        )
+        by = {b["key"]: int(b["doc_count"]) for b in res["aggregations"]["s"]["buckets"]}
+        out = {st: by.get(st, 0) for st in STANCES}
+        out[COMPLAINT] += int(res["aggregations"]["unset"]["doc_count"])
         return out
 
     def company_reply_months(self, company: str) -> dict[str, int]:

@@ -38,6 +38,7 @@ from .base import (
     MAX_SAME_STORY,
     CompanyCounts,
     ComplaintReply,
+    ComplaintSummary,
     FacetCounts,
     IncidentStat,
     Store,
@@ -49,7 +50,7 @@ from .base import (
     takedown_key,
     takedown_match_key,
 )
-from .sqlite_search import SearchState
+from .sqlite_search import SearchState, filter_key
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX posts_change_seq ON posts(change_seq);
     CREATE INDEX posts_unanalysed ON posts(id) WHERE analysed_seq IS NULL;
     CREATE INDEX posts_untyped ON posts(id) WHERE typed_seq IS NULL;
-    CREATE INDEX posts_parent ON posts(parent_url);
+    CREATE INDEX posts_parent ON posts(parent_url) WHERE parent_url IS NOT NULL;
     CREATE INDEX posts_unclassified ON posts(id) WHERE stance IS NULL AND is_company_reply = 0;
-    CREATE INDEX posts_incident ON posts(incident_id);
+    CREATE INDEX posts_incident ON posts(incident_id) WHERE incident_id IS NOT NULL;
     """,
 ]
 
@@ -367,10 +368,25 @@ class SQLiteStore(SQLiteAppState, Store):
     # -- posts --
     def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
         res = UpsertResult()
+        posts = list(posts)
+        if not posts:
+            return res
         db = self.db
         with db:
+            # one block of change sequence numbers for the batch (numbers left unused are gaps, which
+            # is fine); taking it first also takes the write lock before the URLs are looked up
+            last = db.execute("UPDATE post_seq SET last = last + ? RETURNING last", (len(posts),)).fetchall()[0][0]
+            seqs = iter(range(last - len(posts) + 1, last + 1))
+            state: dict[str, tuple[int, str]] = {}  # url -> (id, content_hash), one query per 500 URLs
+            urls = list(dict.fromkeys(p.url for p in posts))
+            for i in range(0, len(urls), 500):
+                chunk = urls[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                state.update((r[0], (r[1], r[2])) for r in db.execute(
+                    f"SELECT url, id, content_hash FROM posts WHERE url IN ({marks})", chunk
+                ))  # fmt: skip
             for p in posts:
-                row = db.execute("SELECT id, content_hash FROM posts WHERE url = ?", (p.url,)).fetchone()
+                row = state.get(p.url)
                 values = (
                     p.source_site,
                     p.site_kind.value,
@@ -394,23 +410,23 @@ class SQLiteStore(SQLiteAppState, Store):
                         "INSERT INTO posts (source_site, site_kind, title, text, author, published_at, language,"
                         " companies, parent_url, thread_url, position, is_company_reply, fetched_at, content_hash,"
                         " subject, rating, url, change_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (*values, p.url, self._next_seq()),
+                        (*values, p.url, next(seqs)),
                     )
                     pid = cur.lastrowid
                     res.new += 1
-                elif row["content_hash"] == p.content_hash:
+                elif row[1] == p.content_hash:
                     # a rating read only now (or changed) is kept, and the stance it implies is redone
                     db.execute(
                         "UPDATE posts SET fetched_at = ?1, rating = coalesce(?2, rating),"
                         " stance = CASE WHEN ?2 IS NOT NULL AND rating IS NOT ?2 THEN NULL ELSE stance END"
                         " WHERE id = ?3",
-                        (_iso(p.fetched_at), p.rating, row["id"]),
+                        (_iso(p.fetched_at), p.rating, row[0]),
                     )
-                    p.id = row["id"]
+                    p.id = row[0]
                     res.unchanged += 1
                     continue
                 else:
-                    pid = row["id"]
+                    pid = row[0]
                     # content changed: keep id (links survive), drop the stale vector and stance;
                     # the journal asks the next index run to analyse and type it again
                     db.execute(
@@ -418,7 +434,7 @@ class SQLiteStore(SQLiteAppState, Store):
                         " language=?, companies=?, parent_url=?, thread_url=?, position=?, is_company_reply=?,"
                         " fetched_at=?, content_hash=?, subject=?, rating=?, stance=NULL, change_seq=?,"
                         " analysed_seq=NULL, typed_seq=NULL WHERE id = ?",
-                        (*values, self._next_seq(), pid),
+                        (*values, next(seqs), pid),
                     )
                     db.execute("DELETE FROM vectors WHERE post_id = ?", (pid,))
                     db.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
@@ -428,14 +444,17 @@ class SQLiteStore(SQLiteAppState, Store):
                     "INSERT INTO posts_fts (rowid, title, text) VALUES (?, ?, ?)",
                     (pid, stemmed_text(searchable_title(p.title, p.parent_url)), stemmed_text(p.text)),
                 )
-                self._write_companies(pid, p.companies)
+                if row is not None:
+                    self._write_companies(pid, p.companies)
+                elif p.companies:  # a new post has no company rows to replace
+                    db.executemany(
+                        "INSERT OR IGNORE INTO post_companies (post_id, company) VALUES (?, ?)",
+                        [(pid, c) for c in p.companies],
+                    )
+                state[p.url] = (pid, p.content_hash)
         if res.new or res.updated:
             self._vec_cache.clear()
         return res
-
-    def _next_seq(self) -> int:
-        """The next change sequence number (inside the caller's write transaction)."""
-        return self.db.execute("UPDATE post_seq SET last = last + 1 RETURNING last").fetchall()[0][0]
 
     def change_seq(self) -> int:
         return self.db.execute("SELECT last FROM post_seq").fetchone()[0]
@@ -795,9 +814,21 @@ class SQLiteStore(SQLiteAppState, Store):
         exact: bool = False,
     ) -> list[tuple[int, float]]:
         """Approximate (HNSW) nearest neighbours with the filters applied inside
-        the search; exact for small stores and selective filters, or with ``exact``."""
+        the search; exact for small stores and selective filters, or with ``exact``.
+        Remembered until the store changes: a search page asks the same one for its
+        results and for its facets."""
         if limit <= 0:
             return []
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        key = (model, vector.tobytes(), filter_key(filters), int(limit), query, bool(exact))
+        found = self.search_state().remembered(
+            "vector", key, lambda: self._search_vector(model, vector, filters, limit, query, exact)
+        )
+        return list(found)
+
+    def _search_vector(
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None, limit: int, query: str, exact: bool
+    ) -> list[tuple[int, float]]:
         state = self.search_state()
         # the query's phrases, +words and -words hold for vector hits too
         must, must_not = constraints_fts5(parse_query(query))
@@ -889,43 +920,12 @@ class SQLiteStore(SQLiteAppState, Store):
 
     def company_incident_stats(self, company: str) -> list[IncidentStat]:
         # a story posted on several URLs (same content_hash) counts once; only
-        # complaints count (stance None: not classified yet, an older database)
-        where = (
-            " FROM posts p JOIN post_companies c ON c.post_id = p.id"
-            " WHERE c.company = ? AND p.incident_id IS NOT NULL AND p.parent_url IS NULL"
-            " AND (p.stance IS NULL OR p.stance = 'complaint')"
-        )
-        rows = self.db.execute(
-            "SELECT p.incident_id AS iid, substr(p.published_at, 1, 7) AS month, count(DISTINCT p.content_hash) AS n,"
-            f" min(p.published_at) AS first, max(p.published_at) AS last{where} GROUP BY iid, month",
-            (company,),
-        ).fetchall()
-        totals = dict(
-            self.db.execute(
-                f"SELECT p.incident_id, count(DISTINCT p.content_hash){where} GROUP BY p.incident_id", (company,)
-            )
-        )
-        stats: dict[int, IncidentStat] = {}
-        for r in rows:
-            s = stats.setdefault(r["iid"], IncidentStat(company, r["iid"], totals[r["iid"]], None, None))
-            if r["month"]:
-                s.monthly[r["month"]] = r["n"]
-            first, last = _dt(r["first"]), _dt(r["last"])
-            if first and (s.first_seen is None or first < s.first_seen):
-                s.first_seen = first
-            if last and (s.last_seen is None or last > s.last_seen):
-                s.last_seen = last
-        return sorted(stats.values(), key=lambda s: -s.count)
+        # complaints count (stance None: not classified yet, an older database).
+        # Over the company's cached columns (indexer/store/sqlite_company.py)
+        return self.search_state().company(self.db, company).incident_stats()
 
     def company_complaint_months(self, company: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT substr(p.published_at, 1, 7) AS month, count(DISTINCT p.content_hash)"
-            " FROM posts p JOIN post_companies c ON c.post_id = p.id"
-            " WHERE c.company = ? AND p.parent_url IS NULL AND p.published_at IS NOT NULL"
-            " AND (p.stance IS NULL OR p.stance = 'complaint') GROUP BY month",
-            (company,),
-        )
-        return {r[0]: int(r[1]) for r in rows}
+        return self.search_state().company(self.db, company).complaint_months()
 
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
         where, args = self._filter_sql(filters)
@@ -953,43 +953,19 @@ class SQLiteStore(SQLiteAppState, Store):
         return self.db.execute(f"SELECT count(*) FROM posts p WHERE 1=1{where}", args).fetchone()[0]
 
     def company_reply_stats(self, company: str) -> tuple[int, int]:
-        row = self.db.execute(
-            "WITH roots AS ("
-            "  SELECT p.id, coalesce(p.thread_url, p.url) AS t FROM posts p"
-            "  JOIN post_companies c ON c.post_id = p.id WHERE c.company = ? AND p.parent_url IS NULL),"
-            " threads AS ("
-            "  SELECT r.id, count(*) AS n, max(m.is_company_reply) AS replied"
-            "  FROM roots r JOIN posts m ON m.thread_url = r.t OR m.url = r.t GROUP BY r.id)"
-            " SELECT count(*), coalesce(sum(replied), 0) FROM threads WHERE n > 1",
-            (company,),
-        ).fetchone()
-        return int(row[0]), int(row[1])
+        return self.search_state().company(self.db, company).reply_stats()
 
     def company_complaint_replies(self, company: str) -> list[ComplaintReply]:
-        rows = self.db.execute(
-            "WITH roots AS ("
-            "  SELECT p.id, p.url, p.title, p.published_at, p.content_hash, p.incident_id,"
-            "  coalesce(p.thread_url, p.url) AS t FROM posts p JOIN post_companies c ON c.post_id = p.id"
-            "  WHERE c.company = ? AND p.parent_url IS NULL AND NOT p.is_company_reply"
-            "  AND (p.stance IS NULL OR p.stance = ?))"
-            " SELECT r.id, r.url, r.title, r.published_at, r.content_hash, r.incident_id,"
-            " (SELECT count(*) FROM posts m WHERE (m.thread_url = r.t OR m.url = r.t)"
-            "  AND m.is_company_reply AND m.id != r.id) AS replies,"
-            " (SELECT min(m.published_at) FROM posts m WHERE (m.thread_url = r.t OR m.url = r.t)"
-            "  AND m.is_company_reply AND m.id != r.id) AS first_reply"
-            " FROM roots r",
-            (company, COMPLAINT),
-        ).fetchall()
-        return [ComplaintReply(r[0], r[1], r[2], _dt(r[3]), r[4], r[5], bool(r[6]), _dt(r[7])) for r in rows]
+        return self.search_state().company(self.db, company).complaint_replies(self.db)
+
+    def company_complaint_summary(self, company: str, unanswered: int = 10) -> ComplaintSummary:
+        return self.search_state().company(self.db, company).summary(self.db, unanswered)
+
+    def company_stance_counts(self, company: str) -> dict[str, int]:
+        return self.search_state().company(self.db, company).stance_counts()
 
     def company_reply_months(self, company: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT substr(p.published_at, 1, 7) AS month, count(*) FROM posts p"
-            " JOIN post_companies c ON c.post_id = p.id"
-            " WHERE c.company = ? AND p.is_company_reply AND p.published_at IS NOT NULL GROUP BY month",
-            (company,),
-        ).fetchall()
-        return {r[0]: int(r[1]) for r in rows}
+        return self.search_state().company(self.db, company).reply_months()
 
     def incident_company_counts(self, incident_id: int) -> list[tuple[str, int]]:
         rows = self.db.execute(

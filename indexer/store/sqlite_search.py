@@ -16,9 +16,11 @@ import sqlite3
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,8 +28,10 @@ from complaintwatch.models import SearchFilters
 
 from ..stance import COMPLAINT
 from .ann import EXACT_BELOW, AnnIndex, drop_saved
+from .sqlite_company import CompanyAggregates, CompanyPosts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BACKGROUND_BUILD_FROM = 20_000  # vectors to index before the first search: build aside, search exactly meanwhile
 SAVE_AFTER_ADDED = 0.05  # re-save the graph once this share of it was added since the last save
@@ -421,13 +425,15 @@ class VectorIndexSync:
             return
         self.index, self.marker, self.saved_at = index, tuple(meta["marker"]), index.ntotal
         log.info("ANN index of %s loaded from %s (%d vectors)", self.model, self.folder, index.ntotal)
+        if meta.get("coarse_built"):  # saved without its compressed copy: keep the one just made
+            self._save()
 
     def close(self) -> None:
         self.wait(0)
 
 
 def drop_saved_one(folder: Path, name: str) -> None:
-    for suffix in (".json", ".faiss", ".npz"):
+    for suffix in (".json", ".faiss", ".pq", ".npz"):
         (folder / f"{name}{suffix}").unlink(missing_ok=True)
 
 
@@ -441,6 +447,31 @@ class SearchState:
         self._facets: tuple[int, Facets] | None = None
         self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._vectors: dict[str, VectorIndexSync] = {}
+        self._memo: dict[str, OrderedDict[tuple, tuple[int, object]]] = {}
+
+    def remembered(self, kind: str, key: tuple, compute: Callable[[], T], keep: int = 64) -> T:
+        """``compute()``, reused while the store is unchanged for the last ``keep``
+        keys of each kind: the vector search a page asks twice (its results and its
+        facets), the columns every aggregate of a company page reads. Callers must
+        not modify the result."""
+        gen = self.changes()  # read before computing: a write meanwhile makes the next call compute again
+        with self._lock:
+            memo = self._memo.setdefault(kind, OrderedDict())
+            hit = memo.get(key)
+            if hit is not None and hit[0] == gen:
+                memo.move_to_end(key)
+                return hit[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            memo[key] = (gen, value)
+            memo.move_to_end(key)
+            while len(memo) > keep:
+                memo.popitem(last=False)
+        return value
+
+    def company(self, db: sqlite3.Connection, company: str) -> CompanyAggregates:
+        """The company's aggregates over its posts' columns (indexer/store/sqlite_company.py)."""
+        return self.remembered("company", (company,), lambda: CompanyAggregates(CompanyPosts.load(db, company)), 16)
 
     def facets(self, db: sqlite3.Connection) -> Facets:
         gen = self.changes()
