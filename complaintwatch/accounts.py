@@ -18,6 +18,7 @@ first `complaintwatch user add` turns it on.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -32,7 +33,7 @@ from pydantic import BaseModel
 from indexer.store.appstate import AppState, StateRepo
 
 Role = Literal["admin", "member", "viewer"]
-ROLES: tuple[str, ...] = ("admin", "member", "viewer")
+ROLES: tuple[Role, ...] = ("admin", "member", "viewer")
 WRITERS = ("admin", "member")  # viewers read only
 TOKEN_PREFIX = "cw_"
 MIN_PASSWORD = 8
@@ -190,7 +191,8 @@ class Accounts:
         self.tokens.put(token_digest(token), ApiToken(user_id=user.id, created_at=_now()))
         return token
 
-    def user_tokens(self, user: User) -> list[tuple[str, ApiToken]]:
+    # `builtins.list` in annotations below: the method `list` shadows it in the class body
+    def user_tokens(self, user: User) -> builtins.list[tuple[str, ApiToken]]:
         """(short id, token record) of the user's tokens, oldest first."""
         mine = [(d[:12], t) for d, t in self.tokens.items() if t.user_id == user.id]
         return sorted(mine, key=lambda x: x[1].created_at)
@@ -224,7 +226,7 @@ class Accounts:
 
     # -- failed sign-ins ----------------------------------------------------------------
 
-    def _fails(self, key: str, now: datetime) -> list[datetime]:
+    def _fails(self, key: str, now: datetime) -> builtins.list[datetime]:
         doc = self.state.state_get("login_fail", key) or {}
         times = [datetime.fromisoformat(t) for t in doc.get("times", [])]
         return [t for t in times if now - t < LOCKOUT_WINDOW]
@@ -251,6 +253,6 @@ class Accounts:
         self.state.state_delete("login_fail", self._fail_keys(email, "")[0])
 
     @staticmethod
-    def _fail_keys(email: str, address: str) -> list[str]:
+    def _fail_keys(email: str, address: str) -> builtins.list[str]:
         acct = "acct:" + hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:32]
         return [acct] + (["ip:" + address[:200]] if address else [])

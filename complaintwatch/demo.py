@@ -51,7 +51,7 @@ def run_demo(
     ports_file = workdir / "ports.json"
     old_ports = json.loads(ports_file.read_text()) if ports_file.exists() else {}
     with serve_demo_sites(sites, host=host, ports=old_ports) as server:
-        ports = {name: int(urlsplit(url).port) for name, url in server.base_urls.items()}
+        ports = {name: urlsplit(url).port for name, url in server.base_urls.items()}  # "http://127.0.0.1:PORT"
         if old_ports and ports != old_ports:
             # the sites moved: their posts would be stored again under new URLs
             _step("the demo's ports changed since the last run: starting from an empty demo store")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -116,11 +117,31 @@ class Post:
         return replace(self, **changes)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SearchHit:
+    """A text hit. The snippet is HTML-safe (user text escaped, matches wrapped
+    in <mark>); a store may give a function that makes it instead, so a search
+    that fetches 100 hits to fuse with vector hits builds snippets only for the
+    20 a page shows."""
+
     post: Post
     score: float
-    snippet: str  # HTML-safe: user text escaped, matches wrapped in <mark>
+    _snippet: str | None = field(repr=False)
+    _make: Callable[[str], str] | None = field(repr=False, compare=False)
+
+    def __init__(
+        self, post: Post, score: float, snippet: str | None = None, make_snippet: Callable[[str], str] | None = None
+    ):
+        if snippet is None and make_snippet is None:
+            raise TypeError("SearchHit needs a snippet or make_snippet")
+        self.post, self.score, self._snippet, self._make = post, score, snippet, make_snippet
+
+    @property
+    def snippet(self) -> str:
+        if self._snippet is None:
+            assert self._make is not None
+            self._snippet = self._make(self.post.text)
+        return self._snippet
 
 
 POST_TYPES = ("complaint", "comment", "company_reply")

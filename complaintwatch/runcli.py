@@ -131,8 +131,8 @@ def cmd_sources_discover(args: argparse.Namespace) -> int:
     print(f"searching for {', '.join(repr(t) for t in result.terms)}")
     for site, engine in sorted(result.engines.items()):
         print(f"{site}: {engine}")
-    for s in result.skipped:
-        print(f"skipped {s.url}: {s.reason}")
+    for skip in result.skipped:
+        print(f"skipped {skip.url}: {skip.reason}")
     if args.dry_run:
         for s in result.added:
             print(f"would add {s.url}")

@@ -153,7 +153,7 @@ def source_status(
 ) -> dict[str, Any]:
     due = src.next_due(run.due_from if run else None)
     state = run.status if run else "never run"
-    if state == "running" and claims is not None:
+    if run is not None and run.status == "running" and claims is not None:
         claim = claims.get(src.site)
         if claim is None or claim.holder != run.host or claim.until < now:
             state = "interrupted"  # its scheduler died mid-crawl: it runs again when due

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .runstate import TICK_SECONDS, UTC, Heartbeat, JobRun, RunState, SourceRun, utcnow, whoami
 from .sources import Source, SourcesError, load_sources, parse_duration
@@ -141,7 +141,7 @@ def judge(outcome: CrawlOutcome) -> tuple[str | None, list[str], dict[str, int]]
     }
     skips = {label: n for label, n in skip_counts(stats).items() if n}
     warnings = [f"{n} skipped: {label}" for label, n in skips.items()]
-    warnings += [f"stopped by {label} on {int(stats.get(key))}" for label, key, _ in BOUNDS if stats.get(key)]
+    warnings += [f"stopped by {label} on {int(stats[key])}" for label, key, _ in BOUNDS if stats.get(key)]
     last_line = next((ln for ln in reversed(outcome.output_tail.splitlines()) if ln.strip()), "")
     if outcome.interrupted:
         return "interrupted (scheduler stopping)", warnings, counts
@@ -173,7 +173,7 @@ class Runner:
         self.host = whoami()
         self.stopping = threading.Event()
         self.started_at = utcnow()
-        self.mode = "run"
+        self.mode: Literal["run", "once"] = "run"
         self._embedder = embedder
         self._locks_guard = threading.Lock()
         self._site_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)

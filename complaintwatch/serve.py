@@ -133,13 +133,13 @@ def blas_thread_counts() -> dict[str, int]:
 def prepare_app(app, opts: ServeOptions, port: int):
     """The Host allow-list for the real port, /healthz, the BLAS limit in every
     request thread, and (serve_debug) which process answered."""
-    from flask import jsonify
+    from flask import Response, jsonify
 
     from web.hosts import default_allowed_hosts
 
     app.config["ALLOWED_HOSTS"] = default_allowed_hosts(opts.host, port) + list(opts.allowed_hosts)
 
-    def healthz():
+    def healthz() -> Response:
         body: dict = {"status": "ok"}
         if opts.debug_info:
             body |= {"pid": os.getpid(), "thread_pools": blas_thread_counts(), "threads": opts.threads}

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 SOURCES_FILE = "sources.toml"
 DEFAULT_EVERY = "6h"
@@ -170,6 +171,7 @@ class Source(Limits):
             return None
         if self.every:
             return last_started + parse_duration(self.every)
+        assert self.cron is not None  # _schedule: every or cron is set
         return cron_trigger(self.cron).get_next_fire_time(None, last_started + timedelta(seconds=1))
 
 
@@ -182,7 +184,7 @@ class SourcesError(ValueError):
         super().__init__("\n".join(f"{self.path}: {p}" for p in problems))
 
 
-def _field_help(loc: tuple, err: dict, allowed: set[str]) -> tuple[str, str]:
+def _field_help(loc: tuple, err: ErrorDetails, allowed: set[str]) -> tuple[str, str]:
     field = ".".join(str(x) for x in loc)
     if err["type"] == "extra_forbidden":
         close = difflib.get_close_matches(field, sorted(allowed), n=1)
@@ -290,7 +292,7 @@ def append_sources(path: Path | str, new: list[Source], comment: str | None = No
     if table is None:
         table = tomlkit.aot()
         doc.append("source", table)
-    added = []
+    added: list[Source] = []
     for src in new:
         if (src.spider, src.url) in have:
             continue

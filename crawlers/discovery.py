@@ -36,7 +36,9 @@ import logging
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from parsel import Selector
@@ -44,6 +46,9 @@ from parsel import Selector
 from complaintwatch.sources import Source
 from crawlers.extraction.encoding import decode_html
 from crawlers.spiders.base import strip_session
+
+if TYPE_CHECKING:
+    from protego import Protego
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +231,9 @@ def search_terms(company_id: str, resolver) -> list[str]:
 class _Robots:
     """robots.txt per site, read once (Protego, as Scrapy's middleware does)."""
 
-    def __init__(self, fetcher):
+    def __init__(self, fetcher: Callable[[str], Page]) -> None:
         self.fetcher = fetcher
-        self.parsers: dict[str, object] = {}
+        self.parsers: dict[str, Protego] = {}
 
     def allowed(self, url: str) -> bool:
         from protego import Protego
@@ -290,21 +295,29 @@ def discover(
             continue
         seen_sites.add(src.site)
         if src.kind == "subreddit":
-            engine, urls = "reddit", [subreddit_search_url(src.url, t) for t in terms]
-            if None in urls:
+            engine = "reddit"
+            found = [subreddit_search_url(src.url, t) for t in terms]
+            urls = [u for u in found if u is not None]
+            if len(urls) < len(found):
                 result.skipped.append(Skipped(src.url, "not a /r/<name> subreddit URL"))
                 continue
         else:
-            engine, page, why = _recognise(src, fetcher)
-            if engine is None:
+            recognised, page, why = _recognise(src, fetcher)
+            if recognised is None or page is None:  # both or neither
                 result.skipped.append(Skipped(src.url, why or "forum engine not recognised"))
                 continue
+            engine = recognised
             if engine in UNSEARCHABLE or engine == "vbulletin5":
                 reason = UNSEARCHABLE.get(engine, "vBulletin 5 searches from JavaScript: not searched")
                 result.engines[src.site] = engine
                 result.skipped.append(Skipped(src.url, reason))
                 continue
-            urls = [search_url(engine, page.url, page.text, t) for t in terms]
+            found = [search_url(engine, page.url, page.text, t) for t in terms]
+            urls = [u for u in found if u is not None]
+            if len(urls) < len(found):  # an engine search_url has no rule for
+                result.engines[src.site] = engine
+                result.skipped.append(Skipped(src.url, f"no search URL rule for {engine}: not searched"))
+                continue
         result.engines[src.site] = engine
         for term, url in zip(terms, urls, strict=True):
             if engine != "reddit" and not robots.allowed(url):

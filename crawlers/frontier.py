@@ -165,8 +165,9 @@ class ResumableScheduler(Scheduler):
                 self.df.request_seen(request)  # requests.seen may have lost its tail
             self._push(request)
             restored += 1
-        if getattr(self.df, "file", None) is not None:
-            self.df.file.flush()
+        seen_file = getattr(self.df, "file", None)  # RFPDupeFilter's requests.seen
+        if seen_file is not None:
+            seen_file.flush()
         if lines:
             log.info("Resuming crawl from %s: %d requests seen, %d pending", self.jobdir, len(seen), restored)
             self._inc("complaintwatch/resumed_pending", restored)
@@ -284,6 +285,7 @@ class FrontierMiddleware:
         if token is not None:  # output recovered by a process_spider_exception comes through again
             self._pages[token].open += 1
             return token
+        assert response.request is not None  # the engine sets it on every response a callback gets
         self._next += 1
         self._pages[self._next] = _Page(response.request, response)
         self._tokens[id(response)] = self._next
@@ -300,8 +302,7 @@ class FrontierMiddleware:
             page.items += 1
 
     def _release(self, token: int | None) -> None:
-        page = self._pages.get(token) if token is not None else None
-        if page is None:
+        if token is None or (page := self._pages.get(token)) is None:
             return
         page.open -= 1
         if page.open == 0:

@@ -39,7 +39,7 @@ from w3lib.url import canonicalize_url
 try:
     from scrapy.exceptions import DownloadCancelledError
 except ImportError:  # older Scrapy cancels the download's Deferred instead
-    DownloadCancelledError = CancelledError
+    DownloadCancelledError = CancelledError  # type: ignore[misc, assignment]  # the older Scrapy's stand-in
 
 from indexer.store import open_store
 from indexer.store.base import is_taken_down
@@ -218,9 +218,11 @@ class RetryAfterMiddleware(RetryMiddleware):
         return mw
 
     def _retry_request(self, request: Request, reason: str) -> Request | None:
+        spider = self.crawler.spider
+        assert spider is not None  # retries are asked for while a spider crawls
         return get_retry_request(
             request,
-            spider=self.crawler.spider,
+            spider=spider,
             reason=reason,
             max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
             priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),

@@ -14,7 +14,7 @@ from complaintwatch.language import detect_language
 from complaintwatch.models import Post, SiteKind, site_of, utcnow
 from complaintwatch.sites import SITE_STATE, SiteRecord
 from indexer.store import open_store
-from indexer.store.base import UpsertResult, is_taken_down
+from indexer.store.base import Store, UpsertResult, is_taken_down
 
 from . import frontier
 from .extraction.company_reply import core_words, looks_like_company_reply
@@ -80,7 +80,9 @@ def reply_names(companies: Iterable[Company]) -> tuple[list[str], list[str], lis
     common word ("Chase", "Target", "Ally", "chase.com", "Коробка") names the
     company only with an official marker in the account name ("Chase Support")
     or when the account carries the company's full display name."""
-    names, common, common_display = [], [], []
+    names: list[str] = []
+    common: list[str] = []
+    common_display: list[str] = []
     for c in companies:
         (common_display if _common(c.name) else names).append(c.name)
         for alias in c.aliases:
@@ -96,7 +98,7 @@ class SiteNamePipeline:
 
     def __init__(self, store_url: str):
         self.store_url = store_url
-        self.store = None
+        self.store: Store | None = None  # opened on the first name to keep
         self.seen: dict[str, SiteRecord] = {}
 
     @classmethod
@@ -185,7 +187,7 @@ class StorePipeline:
         self.store_url = store_url
         self.batch = batch
         self.buffer: list[Post] = []
-        self.store = None
+        self.store: Store | None = None  # open_spider opens it
         self.takedowns: set[str] = set()
 
     @classmethod
@@ -229,13 +231,13 @@ class StorePipeline:
         the batch is stored post by post and what still fails is logged and
         skipped. When the store itself is down, raise (nothing counts as stored)."""
         try:
-            return self.store.upsert_posts(batch)
+            return self._opened().upsert_posts(batch)
         except Exception as exc:
             log.warning("storing %d posts failed (%s): storing them one by one", len(batch), exc)
         res, failed, last = UpsertResult(), 0, None
         for post in batch:
             try:
-                res += self.store.upsert_posts([post])
+                res += self._opened().upsert_posts([post])
             except Exception as exc:
                 failed, last = failed + 1, exc
                 log.error("post not stored, skipped: %s (%s)", post.url, exc)
@@ -246,9 +248,14 @@ class StorePipeline:
             raise RuntimeError(f"the store refused all {failed} posts of a batch") from last
         return res
 
+    def _opened(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("the store pipeline is not open (open_spider was not called)")
+        return self.store
+
     def _store_answers(self) -> bool:
         try:
-            self.store.count_posts()
+            self._opened().count_posts()
             return True
         except Exception:
             return False

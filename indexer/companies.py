@@ -3,21 +3,27 @@
 An alias table (built-in TOML + user files) is compiled into token patterns,
 one per alias, with a rule per token:
 
-- Cyrillic words of 4+ letters match by stem, so "Озона", "Озоне", "Озоном"
-  are "Озон" ("OZON'a" and "ozon.ru" split into tokens anyway);
+- Cyrillic words of 5+ letters match by stem ("Сбербанка", "Победой"), shorter
+  ones and those whose stem would be under 4 letters only with a noun case
+  ending, so "Озона", "Озоне", "Озоном" are "Озон" but "тем" is not "Тему" and
+  "ибо" not "Ибей" ("OZON'a" and "ozon.ru" split into tokens anyway);
 - Latin words match exactly (case-insensitive) on word boundaries: no stems,
   so "United" never matches "Unit";
 - short tokens written with a capital (single letters, acronyms of up to 3
   characters: "WB", "ВБ", "T" of "T-Bank", "TD") match only in their written
   case, and an alias of 3 letters or fewer matches only exactly as written;
-- an alias that is a common word ("Chase", "Delta", "Победа") or whose company
-  is marked `proper` counts only when capitalised as written ("DISH" only in
-  capitals), so "chase the refund" names nobody;
+- an alias that is a common word ("Chase", "Delta", "Победа", a one-word
+  Russian alias that is a dictionary word: "Тему") or whose company is marked
+  `proper` counts only when capitalised as written ("DISH" only in capitals),
+  so "chase the refund" names nobody, and not where a verb goes with its object
+  ('to " Chase the Balance "');
 - a domain alias ("ozon.ru") matches only as written, dots included.
 
 Of overlapping matches the leftmost-longest wins, and a name glued to a short
 word by "&" ("M & T Bank", "BB&T") is part of that other name, not a mention
-of "T-Bank".
+of "T-Bank". A shop's or payment app's name on a bank's card ("Best Buy credit
+card", "PayPal Credit") is the bank's product, and a carrier a letter was sent
+by ("by USPS") is a passing mention.
 
 The table itself (Company, the built-in and user alias files, common words)
 is complaintwatch.companies, shared with the crawl side; this module finds
@@ -64,11 +70,11 @@ _COBRANDED_PRODUCT = re.compile(
 # Chase the next day" stays a mention
 _VERB_OBJECT = re.compile(r"\s+(?:the|a|an|your|my|our|their|his|her|them|him|me|us|you)\b")
 _VERB_SLOT = re.compile(
-    r"(?:^|[.!?:;\"“«(]|\b(?:to|will|would|can|could|should|must|might|may|did|do|does|not|and|or))\s*$", re.I
+    r"(?:^|[.!?:;\"“«(]|\b(?:to|will|would|can|could|should|must|might|may|did|do|does|not))\s*$", re.I
 )
 
-# "sent by USPS", "via signature required UPS", "according to USPS", "through cash app": a carrier named
-# as the way a letter went is not what a post is about, unless the post is about a parcel
+# "sent by USPS", "via signature required UPS", "according to USPS": a carrier named as the way a
+# letter went is not what a post is about, unless the sentence is about a parcel
 _CHANNEL_BEFORE = re.compile(r"\b(?:by|via|through|using|per|according\s+to)\s+(?:[\w-]+,?\s+){0,4}$", re.I)
 _PARCEL = re.compile(
     r"\b(?:packages?|parcels?|shipments?|shipping|shipped|couriers?|deliver(?:y|ed|ies)|(?<!in )orders?|"
@@ -78,7 +84,12 @@ _PARCEL = re.compile(
 _CLAUSE_END = re.compile(r"[.!?;:()\n]")
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
-MIN_STEM_LETTERS = 4  # Cyrillic alias words shorter than this match exactly, never by stem
+# Cyrillic alias words this long match by stem ("Сбербанка", "Победой") when the stem keeps
+# MIN_STEM_KEPT letters and the word is no dictionary word; shorter ones match only with noun case
+# endings ("Озона", "Сбером"): a stem of "Тему" ("тем") or "Ибей" ("иб") is half the language
+MIN_STEM_LETTERS = 5
+MIN_STEM_KEPT = 4
+_NOUN_ENDINGS = tuple("а я у ю е ом ем ой ей ы и ов ев ам ям ами ями ах ях".split())
 SHORT_ALIAS_LETTERS = 3  # aliases this short ("WB", "МТС") match only as written
 
 _LEGAL_SUFFIXES = (
@@ -138,9 +149,19 @@ _CASE, _FOLD, _STEM = 0, 1, 2
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     cid: str
-    keys: tuple[tuple[int, str], ...]  # (mode, key) per token
+    keys: tuple[tuple[int, str | frozenset[str]], ...]  # (mode, key or the set of allowed forms) per token
     caps: tuple[str, ...]  # per token: "" any case, "title" a capital first letter, "upper" all capitals
     domain: str = ""  # a domain alias: the matched text, lower-cased, must be exactly this
+
+
+def _inflected(word: str) -> frozenset[str]:
+    """A short Russian name (folded) and its case forms: "озон" -> озона, озоне, озоном, ...;
+    "ибей" -> ибея, ибее, ...; a word ending in о/е/у/ю/и ("туту", "этси") is indeclinable."""
+    last = word[-1]
+    if last in "оеуюиыэ":
+        return frozenset({word})
+    base = word[:-1] if last in "аяьй" else word
+    return frozenset({word, *(base + e for e in _NOUN_ENDINGS)})
 
 
 def _compile(alias: str, cid: str, proper: bool) -> _Pattern | None:
@@ -152,12 +173,20 @@ def _compile(alias: str, cid: str, proper: bool) -> _Pattern | None:
     letters = sum(len(w) for w in words)
     folded = [fold(w) for w in words]
     needs_caps = proper or all(f in COMMON_WORDS or f.isdigit() for f in folded)
-    keys, caps = [], []
+    # a one-word Russian alias that is also a word ("Тему" is "тема") needs its capital, as "Chase" does
+    dictionary_word = len(words) == 1 and bool(_CYRILLIC.search(words[0])) and is_common_word(words[0])
+    needs_caps = needs_caps or dictionary_word
+    keys: list[tuple[int, str | frozenset[str]]] = []
+    caps = []
     for w, f in zip(words, folded, strict=True):
         if letters <= SHORT_ALIAS_LETTERS or (len(w) <= SHORT_ALIAS_LETTERS and w.isupper()):
             keys.append((_CASE, w))
-        elif _CYRILLIC.search(w) and len(w) >= MIN_STEM_LETTERS:
-            keys.append((_STEM, stem(w)))
+        elif _CYRILLIC.search(w) and w.isalpha():
+            st = stem(w)
+            if len(w) >= MIN_STEM_LETTERS and len(st) >= MIN_STEM_KEPT and not dictionary_word:
+                keys.append((_STEM, st))
+            else:
+                keys.append((_FOLD, _inflected(f)))
         else:
             keys.append((_FOLD, f))
         if needs_caps and w[:1].isupper():
@@ -198,7 +227,9 @@ class CompanyResolver:
         for alias in [c.name, *c.aliases, *c.domains]:
             p = _compile(alias, c.id, c.proper)
             if p is not None:
-                self._index.setdefault(p.keys[0], {})[(p.keys, p.caps, p.domain)] = p
+                mode, first = p.keys[0]
+                for k in [first] if isinstance(first, str) else sorted(first):
+                    self._index.setdefault((mode, k), {})[(p.keys, p.caps, p.domain)] = p
 
     @classmethod
     def default(cls, extra_files: Iterable[Path | str] = ()) -> CompanyResolver:
@@ -271,7 +302,9 @@ class CompanyResolver:
                     if i + n > len(words) or (best and (n, 0) < best[:2]):
                         continue
                     if not all(
-                        key(i + j, m) == k and _caps_ok(raw[i + j], p.caps[j]) for j, (m, k) in enumerate(p.keys)
+                        (key(i + j, m) == k if isinstance(k, str) else key(i + j, m) in k)
+                        and _caps_ok(raw[i + j], p.caps[j])
+                        for j, (m, k) in enumerate(p.keys)
                     ):
                         continue
                     start, end = words[i].start(), words[i + n - 1].end()
@@ -436,8 +469,20 @@ def aliases_for(name: str) -> list[str]:
         ):
             break
         out.append(short)
+    # "AES/PHEAA": one company under two names, each written alone
+    if "/" in core and " " not in core.strip():
+        out += [part for part in core.split("/") if _distinctive(part)]
     pretty = [display_name(a) for a in out]
     return list(dict.fromkeys(a for pair in zip(out, pretty, strict=True) for a in pair))
+
+
+def _distinctive(word: str) -> bool:
+    """A one-word name that names nothing else: a coined word of four letters or more,
+    or an acronym of three or more in capitals ("AES", "PHEAA")."""
+    letters = re.sub(r"\W", "", word)
+    if len(letters) < SHORT_ALIAS_LETTERS or (len(letters) == SHORT_ALIAS_LETTERS and not letters.isupper()):
+        return False
+    return not _dictionary_word(letters)
 
 
 def _known_company(core: str, base: CompanyResolver) -> str | None:
@@ -467,7 +512,7 @@ def companies_from_names(
         cid = None
         if base is not None:
             cid = _known_company(aliases[0], base)
-        name = base.name(cid) if cid else display_name(aliases[0])
+        name = base.name(cid) if base is not None and cid else display_name(aliases[0])
         out[raw] = Company(id=cid or slug(aliases[0]), name=name, aliases=aliases, industry=None if cid else industry)
     # a short form two registered names share names neither of them
     owners: dict[str, set[str]] = {}
@@ -502,6 +547,8 @@ def write_alias_file(companies: Iterable[Company], path: Path | str) -> None:
             lines.append("domains = [" + ", ".join(q(d) for d in c.domains) + "]")
         if c.industry:
             lines.append(f"industry = {q(c.industry)}")
+        if c.cobranded:
+            lines.append("cobranded = true")
         lines.append("")
     Path(path).write_text("\n".join(lines), encoding="utf-8")
 

@@ -130,7 +130,10 @@ class SentenceTransformerEmbedder:
         self.name = name or f"st:{path.name}"
         self.spec = f"st:{path}"
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise ValueError(f"the model at {path} does not say its embedding dimension")
+        self.dim = int(dim)
         # a GPU wants big batches; on CPU larger batches only add padding
         self.batch_size = batch_size or (256 if self.device == "cuda" else 32)
         self.threads = threads if self.device == "cpu" else None
@@ -171,6 +174,8 @@ def installed_model_dir(package: str) -> Path:
         p = getattr(mod, attr, None)
         if p:
             return Path(p() if callable(p) else p)
+    if mod.__file__ is None:  # a namespace package: no folder of its own
+        raise FileNotFoundError(f"no sentence-transformers model inside package {package}")
     root = Path(mod.__file__).parent
     for cfg in root.rglob("config_sentence_transformers.json"):
         return cfg.parent

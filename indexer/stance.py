@@ -56,9 +56,9 @@ class PrototypeModel:
 
     def fit(self, X: np.ndarray, y: Sequence[str]) -> PrototypeModel:
         X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y)
-        self.classes_ = np.array(sorted(set(y.tolist())))
-        cents = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+        labels = np.asarray(y)
+        self.classes_ = np.array(sorted(set(labels.tolist())))
+        cents = np.stack([X[labels == c].mean(axis=0) for c in self.classes_])
         self.centroids_ = cents / np.linalg.norm(cents, axis=1, keepdims=True)
         return self
 
@@ -120,6 +120,9 @@ NEGATION_WINDOW = {"latin": 3, "cyrillic": 2}
 _SENT_END_ANY = re.compile(r"[.!?…\n]+")
 _CONTRAST = frozenset(stems("but however но однако зато"))
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
+# "a little confusing", "немного долго": a softened cue is a mild remark, not a verdict (VADER's dampeners)
+_DAMPENERS = frozenset(stems("little bit slightly somewhat minor small tad немного чуть слегка небольшой"))
+DAMPENED = 0.3
 
 
 class Lexicon:
@@ -173,13 +176,16 @@ class Lexicon:
     def weighted(self, text: str) -> tuple[float, float]:
         """(positive, negative) cue weight: within a sentence, what follows "but" /
         "however" / "но" / "однако" weighs 1.5 and what precedes it 0.5 (VADER's
-        rule: "The staff were nice, but the claim was denied" leans complaint)."""
+        rule: "The staff were nice, but the claim was denied" leans complaint); a
+        cue softened by "a little" / "slightly" / "немного" weighs 0.3."""
         pos = neg = 0.0
         for sentence in _SENT_END_ANY.split(text):
             toks = stems(sentence)
             turns = [j for j, t in enumerate(toks) if t in _CONTRAST]
             for j, sign in self._cues(toks):
                 w = 1.0 if not turns else CONTRAST_AFTER if j > turns[-1] else CONTRAST_BEFORE
+                if any(t in _DAMPENERS for t in toks[max(0, j - 2) : j]):
+                    w *= DAMPENED
                 if sign > 0:
                     pos += w
                 else:

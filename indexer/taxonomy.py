@@ -75,8 +75,8 @@ def load_taxonomy(path: Path | str | None = None) -> list[IncidentType]:
         types = [t for f in files for t in _parse(f.read_text(encoding="utf-8"), f.name)]
     else:
         p = Path(path)
-        files = sorted(p.glob("*.toml")) if p.is_dir() else [p]
-        types = [t for f in files for t in _parse(f.read_text(encoding="utf-8"), str(f))]
+        paths = sorted(p.glob("*.toml")) if p.is_dir() else [p]
+        types = [t for f in paths for t in _parse(f.read_text(encoding="utf-8"), str(f))]
     seen: set[str] = set()
     for t in types:
         if t.key in seen:

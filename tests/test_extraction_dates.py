@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawlers.extraction.dates import page_date, parse_published
+from crawlers.extraction.dates import local_offset, page_date, page_timezone, parse_published
 from tests.crawl_helpers import SHARED_PAGES
 
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=timezone.utc)
@@ -65,3 +65,30 @@ def test_page_date_uses_htmldate_as_a_fallback():
     assert got is not None and got.date().isoformat() == "2016-12-23"
     assert abs(got - datetime(2016, 12, 23, 10, 11, tzinfo=UTC)) < timedelta(days=1)
     assert page_date("<html><body><p>nothing dated here</p></body></html>") is None
+
+
+@pytest.mark.parametrize(
+    ("html", "zone"),
+    [
+        ('<div class="gensmall">All times are GMT - 6 Hours</div>', "UTC-06:00"),
+        ("<p>Alle Zeiten sind <span title='Europe/Berlin'>UTC+02:00</span></p>", "UTC+02:00"),
+        ("<td>All times are GMT</td>", "UTC"),
+        ("<p>All times are GMT +5.5. The time now is 10:12.</p>", "UTC+05:30"),
+        ("<p>Часовой пояс: UTC + 3</p>", "UTC+03:00"),
+        ("<p>Posted at 10:12 GMT</p>", None),
+    ],
+)
+def test_the_zone_a_page_states_for_its_times(html, zone):
+    assert page_timezone(html) == zone
+    if zone:  # a name parse_published takes as the zone of shown times
+        got = parse_published("June 19, 2003 3:19 pm", default_tz=zone, now=NOW)
+        assert got.replace(tzinfo=None) == datetime(2003, 6, 19, 15, 19)
+
+
+def test_an_exact_instant_takes_the_offset_its_shown_time_implies():
+    instant = parse_published("1350926620412", now=NOW)  # Blogger's ?showComment=<ms>
+    local = local_offset(instant, "October 22, 2012 at 1:23 PM", lambda raw: parse_published(raw, now=NOW))
+    assert local == instant and local.utcoffset() == timedelta(hours=-4)
+    # shown with its own zone, relative, or far off: the instant stays as it is
+    for shown in ("October 22, 2012 1:23 PM EDT", "2 hours ago", "October 20, 2012 at 1:23 PM"):
+        assert local_offset(instant, shown, lambda raw: parse_published(raw, now=NOW)).utcoffset() == timedelta(0)

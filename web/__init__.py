@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -60,8 +61,9 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's own provider, the one a bare Flask() has
+        app.json.ensure_ascii = False
+        app.json.sort_keys = False
     names = app.config["COMPANY_NAMES"]
     app.extensions["complaintwatch"] = Services(
         store=store, embedder=embedder, company_names=dict(builtin_company_names() if names is None else names)
@@ -71,6 +73,7 @@ def create_app(store: Store, embedder=None, config: dict | None = None) -> Flask
     from .views import alerts, apidocs, companies, compare, incidents, posts, search
     from .views import auth as auth_views
 
+    blueprints: tuple[Blueprint, ...]
     blueprints = (search.bp, companies.bp, incidents.bp, posts.bp, api.bp, apidocs.bp, export.bp, compare.bp, alerts.bp)
     blueprints += (auth_views.bp,)
     from .views import status as status_views  # /status, /api/v1/status, /admin/sources (the scheduler's)

@@ -82,11 +82,18 @@ def normalise_params(kind: str, raw: Mapping) -> dict:
     raise BadParam("kind", "must be search or watch")
 
 
+def _stored_id(alert: SavedSearch) -> int:
+    """The id of an alert read from (or just added to) the store."""
+    if alert.id is None:
+        raise ValueError(f"alert {alert.name!r} has no id: it is not stored")
+    return alert.id
+
+
 def describe(kind: str, params: Mapping, incidents: dict[int, Incident] | None = None) -> str:
     """A human name for an alert's params (the default name)."""
     incidents = incidents_by_id() if incidents is None else incidents
     if kind == "watch":
-        inc = incidents.get(params.get("incident"))
+        inc = incidents.get(params["incident"]) if params.get("incident") is not None else None
         return f"{company_name(params.get('company', ''))}: {incident_label(inc, params.get('incident'))}"
     parts = [f"“{params['q']}”"] if params.get("q") else []
     if params.get("company"):
@@ -115,7 +122,7 @@ def visible_alerts() -> list[SavedSearch]:
     if user.role == "admin":
         return every
     owners = accounts().owners_by_alert()
-    return [a for a in every if owners.get(a.id) == user.id]
+    return [a for a in every if owners.get(_stored_id(a)) == user.id]
 
 
 def visible_alert(alert_id: int) -> SavedSearch | None:
@@ -126,7 +133,7 @@ def visible_alert(alert_id: int) -> SavedSearch | None:
     user = current_account()
     if user is None:
         return None
-    if user.role == "admin" or accounts().owners_by_alert().get(a.id) == user.id:
+    if user.role == "admin" or accounts().owners_by_alert().get(_stored_id(a)) == user.id:
         return a
     return None
 
@@ -138,7 +145,7 @@ def create_alert(name: str, kind: str, raw: Mapping) -> SavedSearch:
     user = current_account() if accounts_on() else None
     if user is not None:  # the limit is per user (each one's alerts are evaluated on their page)
         owners = accounts().owners_by_alert()
-        mine = sum(1 for a in store().saved_searches() if owners.get(a.id) == user.id)
+        mine = sum(1 for a in store().saved_searches() if owners.get(_stored_id(a)) == user.id)
     else:
         mine = len(store().saved_searches())
     if mine >= setting("MAX_ALERTS"):
@@ -146,13 +153,13 @@ def create_alert(name: str, kind: str, raw: Mapping) -> SavedSearch:
     name = clean_text(name, NAME_CHARS) or describe(kind, params)
     saved = store().add_saved_search(SavedSearch(name=name, kind=kind, params=params, created_at=now_utc()))
     if user is not None:
-        accounts().set_owner(saved.id, user)
+        accounts().set_owner(_stored_id(saved), user)
     return saved
 
 
 def delete_alert(alert: SavedSearch) -> None:
-    store().delete_saved_search(alert.id)
-    accounts().forget_alert(alert.id)
+    store().delete_saved_search(_stored_id(alert))
+    accounts().forget_alert(_stored_id(alert))
 
 
 def search_args(alert: SavedSearch) -> dict[str, str]:

@@ -54,12 +54,13 @@ def parse_host(value: str | None) -> tuple[str, int | None] | None:
             port = None
         if ":" in (port or ""):  # a bare IPv6 address is not a valid Host
             return None
+    port_num: int | None = None
     if port is not None:
         if not _PORT.fullmatch(port) or int(port) > 65535:
             return None
-        port = int(port)
+        port_num = int(port)
     name = _norm(name)
-    return (name, port) if name else None
+    return (name, port_num) if name else None
 
 
 def host_entry(host: str, port: int | None = None) -> str:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import overload
 
 from flask import Flask, current_app, has_app_context
 
@@ -77,6 +78,7 @@ class QuotedNames:
         self._compiled: dict[str, re.Pattern[str]] = {}
         for low, spellings in groups.items():
             first = _WORD.search(low)
+            assert first is not None  # groups holds only names with a word
             pattern = r"\s+".join(re.escape(w) for w in spellings[0].split(" "))
             ends_in_word = bool(_WORD.fullmatch(low[-1]))
             by_spelling = {n: pseudonym(n, key) for n in sorted(spellings)}
@@ -87,6 +89,10 @@ class QuotedNames:
     def __len__(self) -> int:
         return sum(len(c) for c in self._by_word.values())
 
+    @overload
+    def replace(self, text: str) -> str: ...
+    @overload
+    def replace(self, text: None) -> None: ...
     def replace(self, text: str | None) -> str | None:
         if not text or not self._by_word:
             return text
@@ -146,6 +152,10 @@ class PseudonymisingStore:
             self._checked = now
             return self._names
 
+    @overload
+    def _post(self, p: Post, names: QuotedNames | None = None) -> Post: ...
+    @overload
+    def _post(self, p: None, names: QuotedNames | None = None) -> None: ...
     def _post(self, p: Post | None, names: QuotedNames | None = None) -> Post | None:
         if p is None:
             return None
@@ -216,6 +226,13 @@ def pseudonym_key(config) -> str | None:
     return config.get("PSEUDONYM_KEY") or os.environ.get(KEY_ENV) or None
 
 
+def _required_key(config) -> str:
+    key = pseudonym_key(config)
+    if not key:
+        raise ValueError(f"PSEUDONYMISE_AUTHORS needs a key: the PSEUDONYM_KEY setting or ${KEY_ENV}")
+    return key
+
+
 def shown_author(name: str | None) -> str | None:
     """The author as the app shows it: the name, or its pseudonym when
     PSEUDONYMISE_AUTHORS is on. Empty stays empty ("anonymous" in templates)."""
@@ -224,18 +241,18 @@ def shown_author(name: str | None) -> str | None:
     config = current_app.config
     if not config.get("PSEUDONYMISE_AUTHORS"):
         return name
-    return pseudonym(name, pseudonym_key(config))
+    return pseudonym(name, _required_key(config))
 
 
 def init_app(app: Flask) -> None:
     """Refuse to start pseudonymising without a key (a random per-process key
     would change every pseudonym on restart); register the template filter."""
-    if app.config.get("PSEUDONYMISE_AUTHORS") and not pseudonym_key(app.config):
-        raise ValueError(f"PSEUDONYMISE_AUTHORS needs a key: the PSEUDONYM_KEY setting or ${KEY_ENV}")
+    if app.config.get("PSEUDONYMISE_AUTHORS"):
+        _required_key(app.config)
     app.jinja_env.filters["author"] = shown_author
     svc = app.extensions.get("complaintwatch")
     if app.config.get("PSEUDONYMISE_AUTHORS") and svc is not None and not isinstance(svc.store, PseudonymisingStore):
-        svc.store = PseudonymisingStore(svc.store, pseudonym_key(app.config))
+        svc.store = PseudonymisingStore(svc.store, _required_key(app.config))
 
 
 def load_or_create_key(state_dir: Path) -> str:

@@ -4,13 +4,15 @@ by reciprocal rank fusion, which needs no score calibration between them."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TypeVar
 
 RRF_K = 60
+D = TypeVar("D", bound=Hashable)  # a document id
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[Hashable]], k: int = RRF_K, weights: Sequence[float] | None = None
-) -> list[tuple[Hashable, float]]:
+    rankings: Sequence[Sequence[D]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[D, float]]:
     """Fuse best-first rankings into one: score(d) = sum_i w_i / (k + rank_i(d)),
     ranks starting at 1. A document repeated within one ranking counts once (at
     its best rank). Ties go to the document with the better best rank, then to
@@ -21,10 +23,10 @@ def reciprocal_rank_fusion(
         weights = [1.0] * len(rankings)
     if len(weights) != len(rankings):
         raise ValueError("one weight per ranking")
-    scores: dict[Hashable, float] = {}
-    best: dict[Hashable, int] = {}
+    scores: dict[D, float] = {}
+    best: dict[D, int] = {}
     for ranking, w in zip(rankings, weights):
-        seen: set[Hashable] = set()
+        seen: set[D] = set()
         for rank, doc in enumerate(ranking, start=1):
             if doc in seen:
                 continue

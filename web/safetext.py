@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from typing import overload
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
@@ -20,6 +21,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_JSON_DEPTH = 32
 
 
+@overload
+def strip_bidi(value: str) -> str: ...
+@overload
+def strip_bidi(value: None) -> None: ...
 def strip_bidi(value: str | None) -> str | None:
     """The text without bidirectional control characters (None stays None)."""
     if not value:

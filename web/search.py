@@ -98,15 +98,17 @@ def _candidates(
         # the newest matches may rank low: take all of them (up to the cap)
         hits, text_total = svc.store.search_text(params.q, filters, limit=min(text_total, cap))
     vec: list[tuple[int, float]] = []
-    use_vectors = svc.embedder is not None and params.similar
-    if use_vectors:
+    embedder = svc.embedder if params.similar else None
+    use_vectors = embedder is not None
+    if embedder is not None:
         vector = svc.encode_query(params.q)
         min_sim = setting("VECTOR_MIN_SIMILARITY")
-        found = svc.store.search_vector(svc.embedder.name, vector, filters, setting("VECTOR_DEPTH"), query=params.q)
+        found = svc.store.search_vector(embedder.name, vector, filters, setting("VECTOR_DEPTH"), query=params.q)
         vec = [(pid, s) for pid, s in found if s >= min_sim]
     by_id = {h.post.id: h for h in hits}
     vec_ids = {pid for pid, _ in vec}
-    fused = reciprocal_rank_fusion([[h.post.id for h in hits], [pid for pid, _ in vec]], k=setting("RRF_K"))
+    text_ids = [h.post.id for h in hits if h.post.id is not None]  # always set on a stored post
+    fused = reciprocal_rank_fusion([text_ids, [pid for pid, _ in vec]], k=setting("RRF_K"))
     cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids) for pid, score in fused]
     # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
     total = len(cands) + max(0, text_total - len(hits))
@@ -118,6 +120,7 @@ def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
     posts = services().store.get_posts([c.post_id for c in cands if c.hit is None])
     out = []
     for c in cands:
+        post: Post | None
         if c.hit is not None:
             post, snip = c.hit.post, Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
         else:
@@ -329,4 +332,3 @@ def facets_dict(params: SearchParams, counts: FacetCounts, incidents: dict[int, 
         ]
         for name, opts in facet_options(params, counts, incidents).items()
     }
-

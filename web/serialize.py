@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import url_for
@@ -256,6 +256,8 @@ def compare_dict(rep: CompareReport) -> dict:
 
 def alert_dict(state: AlertState) -> dict:
     a, sp = state.alert, state.spike
+    # Any: url_for's **values (mypy: a str there could fill its `_external: bool`)
+    search_args: dict[str, Any] = state.search_args
     return {
         "id": a.id,
         "name": a.name,
@@ -276,6 +278,6 @@ def alert_dict(state: AlertState) -> dict:
             "html": url_for("alerts.alert", alert_id=a.id),
             "api": url_for("api.alert", alert_id=a.id),
             "feed": url_for("alerts.feed", alert_id=a.id),
-            "search": url_for("search.search", **state.search_args),
+            "search": url_for("search.search", **search_args),
         },
     }

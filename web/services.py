@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from flask import current_app, g
@@ -14,6 +15,9 @@ from flask import current_app, g
 from indexer.store.base import Store
 
 from .safetext import strip_bidi
+
+if TYPE_CHECKING:
+    from indexer.embedders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ def builtin_company_names() -> dict[str, str]:
 @dataclass
 class Services:
     store: Store
-    embedder: object | None
+    embedder: Embedder | None
     company_names: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +71,8 @@ class Services:
 
     def _encode(self, q: str) -> np.ndarray:
         # one query at a time: the embedder is not documented as thread-safe
+        if self.embedder is None:
+            raise RuntimeError("no embedder: the app was built without one")
         with self._lock:
             v = np.asarray(self.embedder.encode([q])[0], dtype=np.float32)
         v.setflags(write=False)  # cached and shared between requests

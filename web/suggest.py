@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, url_for
 
@@ -70,7 +71,8 @@ def company_suggestion(params: SearchParams) -> CompanySuggestion | None:
         if cid not in counts or cid == params.company:
             continue
         rest = " ".join((params.q[:start] + " " + params.q[end:]).split())
-        args = params.query_args(page=None, company=cid, q=rest or None)
+        # Any: url_for's **values (mypy: a str there could fill its `_external: bool`)
+        args: dict[str, Any] = params.query_args(page=None, company=cid, q=rest or None)
         return CompanySuggestion(
             id=cid,
             name=company_name(cid),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from indexer.clustering.recurring import (
     TOO_LITTLE_DATA,
@@ -50,14 +50,14 @@ class Trend:
     expected: float  # what the company's own baseline predicts for that window
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: IncidentCounts' attributes are settable
 class _Counts:
     monthly: Mapping[str, int]
     company: str = ""
     incident_id: int = 0
     count: int = 0
-    first_seen: None = None
-    last_seen: None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
 
 
 def trend_details(monthly: Mapping[str, int], today: date, company_monthly: Mapping[str, int] | None = None) -> Trend:

@@ -31,7 +31,7 @@ _env = Environment(
 
 @dataclass(slots=True)
 class PostLine:
-    id: int
+    id: int | None  # Post.id: set for every post read back from the store
     title: str
     excerpt: str
     published_at: datetime | None

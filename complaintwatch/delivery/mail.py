@@ -36,6 +36,7 @@ def send(settings: Settings, msg: EmailMessage) -> None:
     if not settings.smtp_host:
         raise MailError("no smtp_host set")
     context = ssl.create_default_context(cafile=settings.smtp_ca_certs)
+    smtp: smtplib.SMTP
     try:
         if settings.smtp_tls == "ssl":
             smtp = smtplib.SMTP_SSL(

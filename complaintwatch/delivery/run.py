@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from complaintwatch.accounts import Accounts, User
@@ -32,6 +33,9 @@ from .compose import Content, digest_subject, payload, render_mail, section, spi
 from .ledger import Ledger
 from .models import DeliveryRecord, DeliveryReport, DeliverySettings, DigestCursor, SpikeState
 from .settings import delivery_settings
+
+if TYPE_CHECKING:
+    from indexer.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,7 @@ def _app(store, settings: Settings, embedder):
 
 @dataclass(slots=True)
 class _Run:
-    store: object
+    store: Store
     settings: Settings
     now: datetime
     ledger: Ledger
@@ -113,6 +117,7 @@ class _Run:
             log.info("delivery %s: %s", key, claim.outcome)
             return None
         rec = claim.record
+        assert rec is not None  # Ledger.claim: a "claimed" Claim carries its record
         try:
             built = build(rec)
             if built is None:
@@ -170,6 +175,7 @@ def _cursor(run: _Run, user: User, channel: str) -> DigestCursor | None:
 def _advance(cursor: DigestCursor | None, rec: DeliveryRecord, dates: dict[str, dict[str, str]]) -> DigestCursor:
     """The cursor after a digest: its end, and the posts it listed that the next
     window still reaches (so none is listed twice)."""
+    assert rec.until is not None  # a digest's record has its window
     keep_from = (rec.until - LATE).isoformat()
     posts: dict[str, dict[str, str]] = {}
     for src in (cursor.posts if cursor else {}, dates):
@@ -193,14 +199,14 @@ def _deliver_user(run: _Run, user: User, alerts: list[SavedSearch], prefs: Deliv
         for channel in channels:
             key = f"{a.id}:spike-{channel}:{since}"
 
-            def build(rec, a=a, key=key):
+            def build_spike(rec, a=a, key=key):
                 st = states[a.id]
                 posts = [it.post for it in items_since(a, run.now - SPIKE_WINDOW, SPIKE_POSTS)]
                 s = section(st, posts, more=max(0, st.spike.recent - len(posts)))
                 return Content("spike", key, spike_subject(s), [s]), {str(a.id): [p.id for p in posts]}
 
             fresh = DeliveryRecord(status="claimed", user_id=user.id, channel=channel, kind="spike", claimed_at=run.now)
-            run.attempt(key, fresh, build, user, prefs)
+            run.attempt(key, fresh, build_spike, user, prefs)
 
     if run.now.hour < run.settings.digest_hour:
         return
@@ -210,7 +216,10 @@ def _deliver_user(run: _Run, user: User, alerts: list[SavedSearch], prefs: Deliv
         cursor = _cursor(run, user, channel)
         dates: dict[str, dict[str, str]] = {}
 
-        def build(rec, cursor=cursor, key=key, dates=dates):
+        def build_digest(
+            rec: DeliveryRecord, cursor=cursor, key=key, dates=dates
+        ) -> tuple[Content, dict[str, list[int]]] | None:
+            assert rec.since is not None and rec.until is not None  # a digest's record has its window
             sections = []
             for a in alerts:
                 listed = cursor.posts.get(str(a.id), {}) if cursor else {}
@@ -224,24 +233,24 @@ def _deliver_user(run: _Run, user: User, alerts: list[SavedSearch], prefs: Deliv
                 st = states[a.id]
                 if not new and not (prefs.mode == "digest" and st.spike.spike):
                     continue
-                dates[str(a.id)] = {str(p.id): p.published_at.isoformat() for p in new}
+                dates[str(a.id)] = {str(p.id): p.published_at.isoformat() for p in new if p.published_at}
                 sections.append(section(st, new[:DIGEST_POSTS], more=max(0, len(new) - DIGEST_POSTS)))
             if not sections:
                 return None
             content = Content("digest", key, digest_subject(sections, day), sections, rec.since, rec.until)
             return content, {k: [int(i) for i in v] for k, v in dates.items()}
 
-        since = (cursor.until - LATE) if cursor else run.now - FIRST_WINDOW
+        window_start = (cursor.until - LATE) if cursor else run.now - FIRST_WINDOW
         fresh = DeliveryRecord(
             status="claimed",
             user_id=user.id,
             channel=channel,
             kind="digest",
             claimed_at=run.now,
-            since=since,
+            since=window_start,
             until=run.now,
         )
-        rec = run.attempt(key, fresh, build, user, prefs)
+        rec = run.attempt(key, fresh, build_digest, user, prefs)
         if rec is not None:
             StateRepo(run.store, "digest_cursor", DigestCursor).put(
                 f"{user.id}:{channel}", _advance(cursor, rec, dates)

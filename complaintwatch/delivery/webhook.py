@@ -82,7 +82,7 @@ def check_destination(url: str) -> None:
     except OSError as exc:
         raise WebhookError(f"cannot resolve {host!r}: {exc}") from exc
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # the host: str for IP families
         if not ip.is_global:
             raise WebhookError(f"{host} is a non-public address ({ip}): set webhook_private_ok to allow it")
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from parsel import Selector
+from parsel import Selector, SelectorList
 
 _ROOT = re.compile(rb"<([A-Za-z_][\w:.-]*)")
 _PROLOG = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", re.S | re.I)
@@ -45,17 +45,17 @@ class Feed:
     entries: list[FeedEntry] = field(default_factory=list)
 
 
-def _text(sel: Selector, xpath: str) -> str:
+def _text(sel: Selector | SelectorList[Selector], xpath: str) -> str:
     return " ".join(" ".join(sel.xpath(xpath).getall()).split())
 
 
 def _inner(sel: Selector, xpath: str) -> str:
     """Element content as HTML: escaped/CDATA HTML comes back as text, inline
     XHTML (<content type="xhtml">) as serialised children."""
-    node = sel.xpath(xpath)
-    if not node:
+    nodes = sel.xpath(xpath)
+    if not nodes:
         return ""
-    node = node[0]
+    node = nodes[0]
     if node.attrib.get("type") == "xhtml":
         return "".join(node.xpath("./*/node()").getall())
     return "".join(node.xpath("./text()").getall()).strip()

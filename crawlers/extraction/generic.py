@@ -508,6 +508,21 @@ def _body_text(own: etree._Element, author: str | None) -> str:
     return text
 
 
+def _link_list(own: etree._Element) -> bool:
+    """A block that is mostly links (a "related news" list, a menu), not a post:
+    three or more headline-like links making up over 70 % of its text outside
+    the author and date, once its signature and chrome are left out (the link
+    density boilerplate detectors use)."""
+    own = copy.deepcopy(own)
+    _strip_for_body(own, (None, None))
+    metas = [e for e in own.iter() if isinstance(e.tag, str) and e.get(_META)]
+    inside_meta = {d for m in metas for d in m.iter()}
+    total = _text_len(own) - sum(_text_len(m) for m in metas if not any(a in inside_meta for a in m.iterancestors()))
+    anchors = [a for a in own.iter("a") if a not in inside_meta and not any(p.tag == "a" for p in a.iterancestors())]
+    linked = sum(_text_len(a) for a in anchors)
+    return total >= 80 and len([a for a in anchors if _text_len(a) >= 15]) >= 3 and linked > 0.7 * total
+
+
 def _has_body_block(parts: list[etree._Element]) -> bool:
     """Whether any of `parts` holds a text block with a content-like class."""
     return any(
@@ -612,8 +627,8 @@ def _read_group(
             e.set(_META, "1")
         try:
             own = own_copy(rec, others)
-            text = _body_text(own, author)
-            group = _with_siblings(rec, member_set)
+            text = "" if _link_list(own) else _body_text(own, author)
+            group = _with_siblings(rec, member_set) if text else []
             if len(group) > 1:
                 wrapper = etree.Element("div")
                 for part in group:
@@ -717,7 +732,7 @@ def extract_thread(
     group = find_records(root, languages, default_tz, _page_year(sel, html, url))
     posts = group.posts if group else []
     thread.signature = group.signature if group else None
-    if not posts:
+    if group is None or not posts:
         rest_html = html
     else:
         # the page without its records: what is left is the article above them, if any

@@ -150,9 +150,7 @@ _DOMAIN_LIKE = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
 
 def _labelled_byline(sel: Selector) -> str | None:
     """ "<p>Автор:</p> <p><a>Name</a></p>": a label alone in its element, the name in the element after it."""
-    labels = sel.xpath(
-        "//body//*[not(*)][re:test(normalize-space(.), $label)]", namespaces=_RE_NS, label=_BYLINE_LABEL
-    )
+    labels = sel.xpath("//body//*[not(*)][re:test(normalize-space(.), $label)]", namespaces=_RE_NS, label=_BYLINE_LABEL)
     for label in labels:
         for sibling in label.xpath("following-sibling::*[1]"):
             value = normalize_ws(" ".join(sibling.css("::text").getall()))
@@ -190,7 +188,7 @@ def _article_ld(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _is_url(value: str | None) -> bool:
-    return bool(value) and value.startswith(("http://", "https://", "/"))
+    return bool(value and value.startswith(("http://", "https://", "/")))
 
 
 def page_meta(sel: Selector, url: str, html: str | None = None, languages: list[str] | None = None) -> PageMeta:

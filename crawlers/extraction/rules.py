@@ -95,8 +95,8 @@ def _finish(raw: str, query: Query) -> str | None:
     if value is not None and query.regex is not None:
         m = query.regex.search(value)
         value = m.group(query.group) if m else None
-    if value is not None and query.json_key is None:
-        value = " ".join(value.split())
+    # text was whitespace-normalised when read; an attribute keeps its inner
+    # characters (a browser drops tabs and newlines inside a URL, "java\nscript:")
     if value and query.format is not None:
         value = query.format.format(value.strip())
     return value.strip() if value and value.strip() else None

@@ -40,6 +40,9 @@ _SIGNATURE = re.compile(
     r"|^mit der .{0,60}\bapp\b.{0,80}\bgeschrieben\W*$",
     re.I,
 )
+# An attachment chip's file size left on its own line ("( 10.01 МБ )", "(12.3 KiB)").
+# In parentheses only: "512 MB" alone is someone's RAM in a hardware thread.
+_SIZE_LINE = re.compile(r"^\(\s*\d+(?:[.,]\d+)?\s*(?:[kmgt]i?b|bytes?|[кмгт]б|байт\w*)\s*\)$", re.I)
 _COUNT_LINE = re.compile(r"^\d+\s+(comments?|kommentare?|комментари\w*|antworten)$", re.I)
 
 _SPACES = re.compile(r"[ \t\r\n\f]+")
@@ -78,7 +81,7 @@ def title_and_labels(heading: Selector) -> tuple[str, list[str]]:
     """A title heading's own text, and the prefix/label texts inside it kept
     apart ("[Gelöst] Title" -> ("Title", ["Gelöst"]))."""
     root = copy.deepcopy(heading.root)
-    labels = []
+    labels: list[str] = []
     for node in Selector(root=root).css(TITLE_LABELS):
         el = node.root
         if el is root or el.getparent() is None:
@@ -105,7 +108,11 @@ def _remove_keep_tail(el) -> None:
 
 def _is_boilerplate(line: str) -> bool:
     key = " ".join(line.lower().strip(_STRIP_CHARS).replace("(", " ").replace(")", " ").split())
-    return not key or key in _BOILERPLATE or bool(_COUNT_LINE.match(key) or _SIGNATURE.match(line.strip()))
+    return (
+        not key
+        or key in _BOILERPLATE
+        or bool(_COUNT_LINE.match(key) or _SIGNATURE.match(line.strip()) or _SIZE_LINE.match(line.strip()))
+    )
 
 
 def clean_lines(text: str) -> str:

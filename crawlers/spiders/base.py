@@ -173,8 +173,8 @@ class BaseSpider(scrapy.Spider):
         path = urlsplit(response.url).path
         if path.endswith("/robots.txt"):
             for url in sitemap_urls_from_robots(decode_html(body).text, base_url=response.url):
-                if url := self.web_url(response, url):
-                    yield Request(url, callback=self.parse)
+                if link := self.web_url(response, url):
+                    yield Request(link, callback=self.parse)
             return
         root = xml_root(body)
         if root in SITEMAP_ROOTS:
@@ -257,6 +257,7 @@ class BaseSpider(scrapy.Spider):
         the caller falls back to a URL it fetched itself."""
         if not href or not href.strip():
             return None
+        problem: str | None
         if is_script_url(href):
             problem = "unsafe"
         else:

@@ -233,9 +233,9 @@ class ForumSpider(BaseSpider):
                 )
                 flat += 1
         for href in all_values(sel.root, _NEXT):
-            if url := self.web_url(response, href):
+            if next_url := self.web_url(response, href):
                 yield Request(
-                    url,
+                    next_url,
                     callback=self.parse,
                     cb_kwargs={"thread_url": thread_url, "next_position": position + 1},
                     meta={PAGINATION: True},

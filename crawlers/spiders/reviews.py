@@ -196,7 +196,7 @@ def _merge(structured: list[Review], cards: list[Review]) -> list[Review]:
     by_author = {c.author: c for c in cards if c.author and sum(x.author == c.author for x in cards) == 1}
     matched: set[int] = set()
     for review in structured:
-        card = by_text.get(_key(review.text)) or by_author.get(review.author)
+        card = by_text.get(_key(review.text)) or (by_author.get(review.author) if review.author else None)
         if card is None or id(card) in matched:
             continue
         matched.add(id(card))

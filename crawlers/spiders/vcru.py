@@ -130,7 +130,7 @@ class VcruSpider(BaseSpider):
                 or c.css("[data-date]::attr(data-date)").get()
                 or css_text(c, ".comment__date ::text")
             )
-            official = bool(badge) and any(m in badge.lower() for m in _OFFICIAL_MARK)
+            official = bool(badge and any(m in badge.lower() for m in _OFFICIAL_MARK))
             yield from self.emit(
                 self.new_item(
                     url,

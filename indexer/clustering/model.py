@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -224,7 +225,7 @@ class IncidentModel:
         same_kind = prev.reducer is not None and prev.reducer.kind == self.reducer.kind
         same_dims = getattr(prev.reducer, "dims", None) == getattr(self.reducer, "dims", None)
         grown = len(x) > prev.reducer_rows * (1 + self.config.reducer_refit_growth)
-        if same_kind and same_dims and not grown:
+        if prev.reducer is not None and same_kind and same_dims and not grown:
             self.reducer, self.reducer_rows = copy.deepcopy(prev.reducer), prev.reducer_rows
         elif len(x) >= 2:
             self.reducer, self.reducer_rows = self.reducer.fit(x), len(x)
@@ -369,7 +370,10 @@ class IncidentModel:
             "refit_reason": self.refit_reason,
             "given_back": {str(k): v for k, v in self.given_back.items()},
         }
-        arrays = {f"reducer_{k}": v for k, v in self.reducer.state().items()} if self.reducer_rows else {}
+        # Any: np.savez's stub types **arrays against its allow_pickle: bool too
+        arrays: dict[str, Any] = (
+            {f"reducer_{k}": v for k, v in self.reducer.state().items()} if self.reducer_rows else {}
+        )
         if self.words is not None:
             arrays |= {f"words_{k}": v for k, v in self.words.state().items()}
             arrays |= {"centroids_joint": self.centroids_joint, "thresholds_joint": self.thresholds_joint}

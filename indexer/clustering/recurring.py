@@ -76,7 +76,9 @@ class IncidentCounts(Protocol):
     count: int
     first_seen: datetime | None
     last_seen: datetime | None
-    monthly: Mapping[str, int]
+
+    @property  # read-only, so a dict-typed `monthly` (IncidentStat, _Counts) matches
+    def monthly(self) -> Mapping[str, int]: ...
 
 
 def _month_key(i: int) -> str:

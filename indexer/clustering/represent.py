@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -62,7 +62,7 @@ def _terms(text: str) -> dict[str, str]:
     return out
 
 
-def ctfidf_keywords(docs_by_class: dict[int, Sequence[str]], top_n: int = 10) -> dict[int, list[str]]:
+def ctfidf_keywords(docs_by_class: Mapping[int, Sequence[str]], top_n: int = 10) -> dict[int, list[str]]:
     """Top keywords per class by class-based TF-IDF (as in BERTopic):
     tf(t, c) * log(1 + A / f(t)), A = mean term count per class, f(t) = count of t
     over all classes. A term counts once per post, so one long post repeating a
@@ -179,7 +179,7 @@ def _emit(run: list[tuple[str, str, str]], sizes: tuple[int, ...], out: dict[str
 
 
 def keyphrases(
-    docs_by_class: dict[int, Sequence[str]],
+    docs_by_class: Mapping[int, Sequence[str]],
     top_n: int = 10,
     banned: frozenset[str] = frozenset(),
     min_share: float = 0.03,
@@ -214,8 +214,8 @@ def keyphrases(
     for c, cnt in counts.items():
         if c < 0:
             continue
-        docs = len(docs_by_class[c])
-        need = max(2, int(np.ceil(min_share * docs))) if docs >= 2 else 1
+        n_docs = len(docs_by_class[c])
+        need = max(2, int(np.ceil(min_share * n_docs))) if n_docs >= 2 else 1
         size = sum(cnt.values()) or 1
         scored = sorted(
             (

@@ -26,8 +26,10 @@ import json
 import logging
 import os
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -79,7 +81,7 @@ class AnnIndex:
     def __init__(self, dim: int, graph_from: int | None = None):
         self.dim = int(dim)
         self.graph_from = int(EXACT_BELOW if graph_from is None else graph_from)
-        self._flat: faiss.IndexFlatIP | None = faiss.IndexFlatIP(self.dim)
+        self._flat: faiss.IndexFlat | None = faiss.IndexFlatIP(self.dim)  # None once there is a graph
         self._graph: faiss.IndexHNSWFlat | None = None
         # the compressed copy (same positions as the storage), kept whenever the graph is
         self._coarse: faiss.IndexPQFastScan | None = None
@@ -108,7 +110,9 @@ class AnnIndex:
         return self._coarse is not None
 
     def _storage(self) -> faiss.IndexFlat:
-        return self._flat if self._graph is None else faiss.downcast_index(self._graph.storage)
+        storage = self._flat if self._graph is None else faiss.downcast_index(self._graph.storage)
+        assert isinstance(storage, faiss.IndexFlat)  # the flat store, or the graph's (an IndexHNSWFlat's)
+        return storage
 
     def vectors(self) -> np.ndarray:
         """The stored vectors by position (a view: valid until the next add)."""
@@ -150,7 +154,7 @@ class AnnIndex:
             if self._graph is not None:
                 self._graph.add(vectors)
             else:
-                self._flat.add(vectors)
+                self._storage().add(vectors)  # the flat store
             if self._coarse is not None:
                 self._coarse.add(vectors)
             self.ids = np.concatenate([self.ids, post_ids])
@@ -248,13 +252,14 @@ class AnnIndex:
             # poor when the filter leaves the query's neighbourhood (another
             # language, another company: measured 0.4-0.8 at any beam width)
             limit = EXACT_BELOW if sel is None else FILTERED_EXACT_BELOW
-            use_graph = self._graph is not None and not exact and n_allowed >= limit
-            if use_graph:
+            graph = self._graph
+            use_graph = graph is not None and not exact and n_allowed >= limit
+            if use_graph and graph is not None:
                 ef = int(min(EF_MAX, max(EF_SEARCH, 2 * k) * n / n_allowed))
-                params = faiss.SearchParametersHNSW(efSearch=ef)
+                params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]  # missing from faiss's stubs
                 if sel is not None:
                     params.sel = sel
-                dist, pos = self._graph.search(q, k, params=params)
+                dist, pos = graph.search(q, k, params=params)
                 if dist[0, 0] < SURE_ABOVE:
                     # far from every post (a short query's embedding): the graph's
                     # recall drops among many near-equal scores
@@ -264,7 +269,9 @@ class AnnIndex:
                         if refined is not None:
                             return refined
             if not use_graph and sel is not None:
-                dist, pos = self._storage().search(q, k, params=faiss.SearchParameters(sel=sel))
+                flat_params = faiss.SearchParameters()  # faiss's stubs lack the keyword constructor
+                flat_params.sel = sel
+                dist, pos = self._storage().search(q, k, params=flat_params)
             elif not use_graph:
                 dist, pos = self._storage().search(q, k)
             pos, dist = pos[0], dist[0]
@@ -298,12 +305,14 @@ class AnnIndex:
         reader sees the old or the new)."""
         folder.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            index = self._graph if self._graph is not None else self._flat
+            index = self._graph if self._graph is not None else self._storage()
             tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
             faiss.write_index(index, str(tmp.with_suffix(".faiss")))
             if self._coarse is not None:
                 faiss.write_index(self._coarse, str(tmp.with_suffix(".pq")))
             np.savez(tmp.with_suffix(".npz"), ids=self.ids, keys=self.keys, live=self.live)
+            if self._coarse is not None:  # names the positions the compressed copy was written for
+                meta = {**meta, "coarse_of": _fingerprint(self.ids)}
             tmp.with_suffix(".json").write_text(json.dumps({**meta, "format": FORMAT, "dim": self.dim}))
             # the json goes last: it names a complete pair
             os.replace(tmp.with_suffix(".faiss"), folder / f"{name}.faiss")
@@ -333,17 +342,22 @@ class AnnIndex:
         if isinstance(index, faiss.IndexHNSWFlat):
             self._graph, self._flat = index, None
         else:
-            self._flat = index
+            self._flat = cast(faiss.IndexFlat, index)  # save() writes the graph or the flat store
         self.ids, self.keys, self.live = ids.astype(np.int64), keys.astype(np.int64), live.astype(bool)
         if len(ids):
             self._grow_pos(int(ids.max()))
             self._pos[ids[self.live]] = np.flatnonzero(self.live)
         if self._graph is not None:
-            self._coarse = _load_coarse(folder / f"{name}.pq", len(ids), self.dim)
+            if meta.get("coarse_of") == _fingerprint(self.ids):
+                self._coarse = _load_coarse(folder / f"{name}.pq", len(ids), self.dim)
             if self._coarse is None:  # saved before there was one, or out of step: derived data
                 self.build_coarse()
                 meta = {**meta, "coarse_built": True}
         return self, meta
+
+
+def _fingerprint(ids: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(ids, dtype=np.int64).tobytes())
 
 
 def _pq_subquantizers(dim: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import TYPE_CHECKING
 
 from complaintwatch.models import utcnow
 
@@ -29,8 +30,12 @@ CREATE TABLE IF NOT EXISTS app_ids (kind TEXT PRIMARY KEY, last INTEGER NOT NULL
 class SQLiteAppState:
     """Mixin for SQLiteStore (needs its per-thread `db` connection)."""
 
-    db: sqlite3.Connection
     _state_ready: bool = False
+
+    if TYPE_CHECKING:  # SQLiteStore's (a read-only property)
+
+        @property
+        def db(self) -> sqlite3.Connection: ...
 
     def _state_db(self) -> sqlite3.Connection:
         db = self.db

@@ -10,11 +10,14 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from complaintwatch.models import Incident, Post, SavedSearch, SearchFilters, SearchHit, canonical_url
+
+from .appstate import AppState
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,8 @@ def facet_filters(filters: SearchFilters | None, facet: str) -> SearchFilters:
     the site drop-down shows what each site would give with the other filters kept)."""
     if facet not in _FACET_FILTER:
         raise ValueError(f"unknown facet {facet!r}; facets: {', '.join(FACET_FIELDS)}")
-    return dataclasses.replace(filters or SearchFilters(), **{_FACET_FILTER[facet]: None})
+    cleared: dict[str, Any] = {_FACET_FILTER[facet]: None}  # Any: fields of several types are cleared
+    return dataclasses.replace(filters or SearchFilters(), **cleared)
 
 
 def facet_from_parts(
@@ -192,13 +196,22 @@ def facet_from_parts(
     return sorted(by.values(), key=lambda c: (-c.count, str(c.value)))
 
 
+def stored_id(post: Post) -> int:
+    """The id of a post read from a store (which always sets it)."""
+    if post.id is None:
+        raise ValueError(f"post {post.url} has no id: it was not read from a store")
+    return post.id
+
+
 def rank_company_counts(counts: Iterable[CompanyCounts]) -> list[CompanyCounts]:
     """Most complaints first, then most posts, then by id."""
     return sorted(counts, key=lambda c: (-c.complaints, -c.posts, c.company))
 
 
-class Store(abc.ABC):
-    """Posts, their vectors, companies and incident assignments.
+class Store(AppState, abc.ABC):
+    """Posts, their vectors, companies and incident assignments; and the
+    app-state role (AppState), which each backend mixes in (appstate_sqlite,
+    appstate_es).
 
     Posts are keyed by canonical URL: upserting the same URL again updates the
     row in place (and drops its vector if the content changed) so re-crawls
@@ -261,7 +274,7 @@ class Store(abc.ABC):
         out: dict[int, Post] = {}
         for u in thread_urls:
             for p in self.thread(u):
-                out[p.id] = p
+                out[stored_id(p)] = p
         return list(out.values())
 
     # -- indexer outputs --
@@ -582,7 +595,7 @@ class Store(abc.ABC):
             reps = [r for r in inc.representatives if r not in removed_ids]
             if len(reps) < want:  # topped up with remaining opening posts; the next `index` picks by centroid
                 extra = self.latest_posts(SearchFilters(incident_id=inc.id, include_comments=False), limit=want * 2)
-                reps += [p.id for p in extra if p.id not in reps][: want - len(reps)]
+                reps += [stored_id(p) for p in extra if p.id not in reps][: want - len(reps)]
             inc.representatives, inc.size = reps, size
             changed.append(inc)
         if changed or drop:

@@ -134,7 +134,7 @@ def _fold(token: str) -> str:
     """What FTS5's unicode61 tokenizer (remove_diacritics 2) does to a Latin token."""
     if token.isascii():
         return token
-    out = []
+    out: list[str] = []
     for ch in unicodedata.normalize("NFD", token):
         if unicodedata.combining(ch) and out and ord(out[-1]) < _LATIN_LIMIT:
             continue
@@ -228,7 +228,7 @@ def _hit_to_post(src: dict[str, Any]) -> Post:
         thread_url=src.get("thread_url"),
         position=src.get("position") or 0,
         is_company_reply=bool(src.get("is_company_reply")),
-        fetched_at=_dt(src["fetched_at"]),
+        fetched_at=datetime.fromisoformat(src["fetched_at"]),  # always written
         content_hash=src["content_hash"],
         incident_id=src.get("incident_id"),
         subject=src.get("subject"),
@@ -293,7 +293,7 @@ def _saved_from_source(src: dict[str, Any]) -> SavedSearch:
         name=src["name"],
         kind=src["kind"],
         params=dict(src.get("params") or {}),
-        created_at=_dt(src["created_at"]),
+        created_at=datetime.fromisoformat(src["created_at"]),  # always written
         last_seen_at=_dt(src.get("last_seen_at")),
     )
 
@@ -727,7 +727,8 @@ class ElasticsearchStore(ESAppState, Store):
         # change sequence numbers for every post written in full (new or changed; upper bound)
         changed = sum(1 for p, k in zip(batch, keys) if k not in state or state[k]["content_hash"] != p.content_hash)
         seqs = iter(range(self._allocate("change_seq", "change_seq", changed), 2**62)) if changed else iter(())
-        actions, created = [], {}
+        actions: list[dict[str, Any]] = []
+        created: dict[str, Post] = {}
         for p, key in zip(batch, keys):
             cur = state.get(key)
             if cur is None:
@@ -1173,7 +1174,7 @@ class ElasticsearchStore(ESAppState, Store):
         if f.language:
             flt.append({"term": {"language": f.language}})
         if f.since or f.until:
-            rng: dict[str, str] = {}
+            rng: dict[str, str | None] = {}
             if f.since:
                 rng["gte"] = _iso(f.since)
             if f.until:
@@ -1801,7 +1802,8 @@ class ElasticsearchStore(ESAppState, Store):
         median = None
         if hours:
             median = round(float(np.median(np.repeat([h for h, _ in hours], [n for _, n in hours]))), 1)
-        stories, months = 0, {}
+        stories = 0
+        months: dict[str, int] = {}
         story_first = {"first": {"min": {"field": "published_at"}}}
         for b in self._composite_buckets(query, [{"h": {"terms": {"field": "content_hash"}}}], story_first):
             stories += 1
@@ -1828,7 +1830,8 @@ class ElasticsearchStore(ESAppState, Store):
         if limit <= 0 or not groups:
             return []
         order = sorted(groups, key=lambda r: (r[2] is not None, r[2] or 0), reverse=True)
-        take, n = [], 0
+        take: list[tuple] = []
+        n = 0
         for r in order:
             if n >= limit and r[2] != take[-1][2]:
                 break

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ from .base import (
     facet_filters,
     facet_from_parts,
     rank_company_counts,
+    stored_id,
     takedown_key,
     takedown_match_key,
 )
@@ -161,6 +163,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX posts_parent ON posts(parent_url) WHERE parent_url IS NOT NULL;
     CREATE INDEX posts_unclassified ON posts(id) WHERE stance IS NULL AND is_company_reply = 0;
     CREATE INDEX posts_incident ON posts(incident_id) WHERE incident_id IS NOT NULL;
+    CREATE INDEX posts_stance ON posts(is_company_reply, stance);
     """,
 ]
 
@@ -194,7 +197,7 @@ def _row_to_post(r: sqlite3.Row) -> Post:
         thread_url=r["thread_url"],
         position=r["position"],
         is_company_reply=bool(r["is_company_reply"]),
-        fetched_at=_dt(r["fetched_at"]),
+        fetched_at=datetime.fromisoformat(r["fetched_at"]),  # NOT NULL
         content_hash=r["content_hash"],
         incident_id=r["incident_id"],
         subject=r["subject"],
@@ -413,6 +416,7 @@ class SQLiteStore(SQLiteAppState, Store):
                         (*values, p.url, next(seqs)),
                     )
                     pid = cur.lastrowid
+                    assert pid is not None  # an INSERT sets it
                     res.new += 1
                 elif row[1] == p.content_hash:
                     # a rating read only now (or changed) is kept, and the stance it implies is redone
@@ -497,17 +501,18 @@ class SQLiteStore(SQLiteAppState, Store):
 
     # -- indexer outputs --
     def posts_without_vector(self, model: str, batch: int = 256) -> Iterator[list[Post]]:
-        last = 0
-        while True:
-            rows = self.db.execute(
-                f"SELECT {_COLS} FROM posts p WHERE id > ? AND NOT EXISTS"
-                " (SELECT 1 FROM vectors v WHERE v.post_id = p.id AND v.model = ?) ORDER BY id LIMIT ?",
-                (last, model, batch),
-            ).fetchall()
-            if not rows:
-                return
-            yield [_row_to_post(r) for r in rows]
-            last = rows[-1]["id"]
+        missing = "NOT EXISTS (SELECT 1 FROM vectors v WHERE v.post_id = posts.id AND v.model = ?)"
+        # the journal first: a new or changed post is where a vector goes missing (an upsert drops
+        # it), and those are few; the whole table only when that leaves some out (a new model)
+        seen: set[int] = set()
+        for page in self._pages(f"typed_seq IS NULL AND {missing}", (model,), batch, None):
+            seen.update(stored_id(p) for p in page)
+            yield page
+        if self.count_vectors(model) < self.count_posts():  # vectors go with their posts: equal = none missing
+            for page in self._pages(missing, (model,), batch, None):
+                page = [p for p in page if p.id not in seen]
+                if page:
+                    yield page
 
     def set_vectors(self, model: str, items: list[tuple[int, np.ndarray]]) -> None:
         rows = [(pid, model, np.asarray(v, dtype=np.float32).tobytes()) for pid, v in items]
@@ -718,7 +723,8 @@ class SQLiteStore(SQLiteAppState, Store):
     def _filter_sql(f: SearchFilters | None, alias: str = "p") -> tuple[str, list]:
         if f is None:
             return "", []
-        sql, args = [], []
+        sql: list[str] = []
+        args: list = []
         if f.company:
             sql.append(f"EXISTS (SELECT 1 FROM post_companies c WHERE c.post_id = {alias}.id AND c.company = ?)")
             args.append(f.company)
@@ -798,7 +804,7 @@ class SQLiteStore(SQLiteAppState, Store):
         posts = self.get_posts(pid for pid, _ in ranked)
         stems = pq.positive_stems
         hits = [
-            SearchHit(post=posts[pid], score=-score, snippet=snippet(posts[pid].text, stems))
+            SearchHit(post=posts[pid], score=-score, make_snippet=partial(snippet, query_stems=stems))
             for pid, score in ranked
             if pid in posts
         ]
@@ -1027,7 +1033,7 @@ class SQLiteStore(SQLiteAppState, Store):
             name=r["name"],
             kind=r["kind"],
             params=json.loads(r["params"]),
-            created_at=_dt(r["created_at"]),
+            created_at=datetime.fromisoformat(r["created_at"]),  # NOT NULL
             last_seen_at=_dt(r["last_seen_at"]),
         )
 

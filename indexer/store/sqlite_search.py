@@ -50,7 +50,7 @@ class ChangeMarker:
     connection shows. One pragma call: microseconds."""
 
     def __init__(self, path: Path):
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._lock = threading.Lock()
         self._last: int | None = None
         self._gen = 0
@@ -290,7 +290,9 @@ class VectorIndexSync:
             if not rows:
                 break
             k, i, v = _rows_to_arrays(rows)
-            keys.append(k), ids.append(i), vecs.append(v)
+            keys.append(k)
+            ids.append(i)
+            vecs.append(v)
             last = int(k[-1])
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
@@ -410,9 +412,12 @@ class VectorIndexSync:
 
     # -- persistence --
     def _save(self) -> None:
+        index, marker = self.index, self.marker
+        if index is None or marker is None:  # nothing to save yet
+            return
         try:
-            self.index.save(self.folder, self.name, {"model": self.model, "marker": list(self.marker)})
-            self.saved_at = self.index.ntotal
+            index.save(self.folder, self.name, {"model": self.model, "marker": list(marker)})
+            self.saved_at = index.ntotal
         except OSError as e:  # a read-only folder: the index still serves from memory
             log.warning("ANN index of %s not saved to %s: %s", self.model, self.folder, e)
 

@@ -34,6 +34,7 @@ def company(company_id: str):
     # one mention timeline (complaints and the company's replies on one scale);
     # per incident type only a sparkline in its table row
     tl = report.timeline
+    assert tl is not None  # company_report always makes one
     timeline = timeline_chart(
         tl.complaints,
         tl.replies,
