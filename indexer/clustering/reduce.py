@@ -110,7 +110,7 @@ class LexicalReduction:
     """Latent semantic vectors of the posts' own words, unit rows: TF-IDF
     (sublinear, smooth idf, l2) over Snowball stems of content words (stop and
     filler words out; terms in 3+ posts and at most half of them), projected
-    on a truncated SVD (fixed `seed`).
+    on a truncated SVD (ARPACK: exact, independent of row order).
 
     Sentence embeddings say how a post reads; the words it shares with other
     posts ("escrow", "credit report", "отлов собак") say what it is about. On
@@ -192,7 +192,11 @@ class LexicalReduction:
         n = len(texts)
         self.terms = np.array(words)[keep]
         self.idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
-        svd = TruncatedSVD(k, random_state=self.seed).fit(self._tfidf(counts[:, keep].tocsr()))
+        # ARPACK, not the randomized solver: its trailing components depend on
+        # row order (float32, few power iterations), and rows arrive in crawl
+        # order, which concurrent fetching varies; exact, the same posts give
+        # the same space (and types) on every run, at the same cost
+        svd = TruncatedSVD(k, algorithm="arpack", random_state=self.seed).fit(self._tfidf(counts[:, keep].tocsr()))
         self.components = svd.components_.astype(np.float32)
         return self
 
