@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,6 +21,7 @@ from complaintwatch.accounts import LOCKOUT_FAILURES, AccountError, Accounts, to
 from complaintwatch.cli import main
 from web import create_app
 
+ATOM = "{http://www.w3.org/2005/Atom}"
 PASSWORD = "correct horse battery"
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -358,3 +360,47 @@ def test_sign_in_page_at_phone_width(tmp_path, browser):
             ctx.close()
     finally:
         store.close()
+
+
+def test_alert_feed_reaches_a_feed_reader_by_its_private_address(store, monkeypatch):
+    """A feed reader sends no cookie and no token: once accounts exist the
+    alert's feed is opened by its keyed address, which the owner's pages and
+    API give, and nothing else opens it."""
+    monkeypatch.setenv("COMPLAINTWATCH_PUBLIC_READ", "false")  # the strictest mode: a keyed feed still works
+    acc = Accounts(store)
+    acc.add("admin@example.org", PASSWORD, "admin")
+    alice = acc.add("alice@example.org", PASSWORD, "member")
+    bob = acc.add("bob@example.org", PASSWORD, "member")
+    c = app_for(store).test_client()
+    r = c.post("/api/v1/alerts", json={"name": "cards", "params": {"q": "card"}}, headers=bearer(acc.new_token(alice)))
+    assert r.status_code == 201, r.data
+    mine, feed = r.get_json()["id"], r.get_json()["links"]["feed"]
+    assert feed.startswith(f"/alerts/{mine}/feed.atom?key=") and len(feed.split("key=")[1]) >= 32
+    r = c.post("/api/v1/alerts", json={"name": "bob's", "params": {"q": "card"}}, headers=bearer(acc.new_token(bob)))
+    other = r.get_json()["links"]["feed"]
+
+    reader = app_for(store).test_client()  # another process after a restart: the same address works
+    r = reader.get(feed)
+    assert r.status_code == 200 and r.mimetype == "application/atom+xml"
+    assert ET.fromstring(r.data).find(f"{ATOM}title").text == "complaintwatch alert: cards"
+    assert ET.fromstring(r.data).find(f"{ATOM}link[@rel='self']").get("href").endswith(feed)
+    # the alert's page shows the same address to its owner
+    assert sign_in(c, "alice@example.org").status_code == 303
+    assert feed.replace("&", "&amp;") in c.get(f"/alerts/{mine}").get_data(as_text=True)
+    # without the key, with a wrong key or another alert's key: nothing
+    assert reader.get(f"/alerts/{mine}/feed.atom").status_code in (303, 401)
+    assert reader.get(f"/alerts/{mine}/feed.atom?key=" + "0" * 32).status_code == 404
+    assert reader.get(f"/alerts/{mine}/feed.atom?key=" + other.split("key=")[1]).status_code == 404
+    assert reader.get(other).status_code == 200
+    # the owner's account removed: the address stops working
+    acc.remove("bob@example.org")
+    assert reader.get(other).status_code == 404
+    assert reader.get(feed).status_code == 200
+
+
+def test_alert_feed_address_without_accounts_is_the_plain_one(store):
+    c = app_for(store).test_client()
+    r = c.post("/api/v1/alerts", json={"name": "open", "params": {"q": "card"}})
+    a = r.get_json()
+    assert a["links"]["feed"] == f"/alerts/{a['id']}/feed.atom"
+    assert c.get(a["links"]["feed"]).status_code == 200

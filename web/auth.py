@@ -129,6 +129,8 @@ def _unauthorized(message: str = "sign in first", api: bool | None = None):
 def _gate():
     if (request.endpoint or "") in OPEN_ENDPOINTS or not accounts_on():
         return None
+    if request.endpoint == "alerts.feed" and "key" in request.args:
+        return None  # a feed reader: the view checks the key (web/feedkeys.py)
     user = current_account()
     if request.method in UNSAFE:
         if user is None:

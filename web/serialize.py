@@ -11,6 +11,7 @@ from flask import url_for
 from complaintwatch.models import Incident, Post
 from indexer.store.base import CompanyCounts
 
+from .feedkeys import feed_url
 from .privacy import shown_author
 from .reports import (
     CompanyReport,
@@ -277,7 +278,7 @@ def alert_dict(state: AlertState) -> dict:
         "links": {
             "html": url_for("alerts.alert", alert_id=a.id),
             "api": url_for("api.alert", alert_id=a.id),
-            "feed": url_for("alerts.feed", alert_id=a.id),
+            "feed": feed_url(a),  # with its key once accounts exist: what a feed reader needs
             "search": url_for("search.search", **search_args),
         },
     }

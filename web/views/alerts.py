@@ -20,12 +20,18 @@ from ..alerts import (
     visible_alert,
     visible_alerts,
 )
+from ..feedkeys import alert_for_key, feed_url
 from ..feeds import posts_feed
 from ..params import BadParam
 from ..reports import incidents_by_id
 from ..services import setting, store
 
 bp = Blueprint("alerts", __name__)
+
+
+@bp.app_context_processor
+def _feed_urls():
+    return {"alert_feed_url": feed_url}
 
 
 def _get(alert_id: int):
@@ -90,12 +96,19 @@ def delete(alert_id: int):
 
 @bp.get("/alerts/<int:alert_id>/feed.atom")
 def feed(alert_id: int):
-    a = _get(alert_id)
+    # a feed reader brings the alert's key, not a session (web/feedkeys.py)
+    key = request.args.get("key")
+    if key is not None:
+        a = alert_for_key(alert_id, key)
+        if a is None:
+            abort(404, description="No such alert, or the feed key is no longer valid.")
+    else:
+        a = _get(alert_id)
     body = posts_feed(
         f"complaintwatch alert: {a.name}",
         "The newest posts matching this alert",
         matching_posts(a, setting("FEED_ENTRIES")),
-        self_url=url_for("alerts.feed", alert_id=a.id, _external=True),
+        self_url=feed_url(a, external=True),
         html_url=url_for("alerts.alert", alert_id=a.id, _external=True),
         post_url=lambda p: url_for("posts.post", post_id=p.id, _external=True),
         incidents=incidents_by_id(),
