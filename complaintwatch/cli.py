@@ -72,6 +72,8 @@ def _site_limits(settings, args: argparse.Namespace) -> None:
         settings.set("AUTOTHROTTLE_TARGET_CONCURRENCY", float(args.concurrency), priority="cmdline")
     if args.max_posts:
         settings.set("CLOSESPIDER_ITEMCOUNT", args.max_posts, priority="cmdline")
+    if getattr(args, "about", None):
+        settings.set("COMPLAINTWATCH_SOURCE_COMPANY", args.about, priority="cmdline")
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -273,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--delay", type=float, metavar="S", help="seconds between requests to one site (default 1)")
     c.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per site (default 2)")
     c.add_argument("--stats-json", type=Path, metavar="FILE", help="also write the crawl's stats here as JSON")
+    c.add_argument(
+        "--about",
+        metavar="COMPANY",
+        help="the company this source is about (alias-table id): its posts are about it, besides any company they name",
+    )
     c.set_defaults(func=cmd_crawl)
 
     i = sub.add_parser("index", help="resolve companies, embed, assign incident types")

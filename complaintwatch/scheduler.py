@@ -239,6 +239,7 @@ class Runner:
             ("--delay", src.delay),
             ("--concurrency", src.concurrency),
             ("--cache-dir", self.cfg.cache_dir),
+            ("--about", src.company),
         ):
             if value is not None:
                 cmd += [opt, str(value)]

@@ -56,6 +56,24 @@ class ValidatePipeline:
         return item
 
 
+class SourceCompanyPipeline:
+    """A source declared about a company (`crawl --about ID`, sources.toml
+    `company`): its posts carry that company as their subject, unless the page
+    names its own (a review page's reviewed company)."""
+
+    def __init__(self, company: str | None):
+        self.company = (company or "").strip() or None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.get("COMPLAINTWATCH_SOURCE_COMPANY"))
+
+    def process_item(self, item, spider=None):
+        if self.company and isinstance(item, PostItem) and not item.company_hint:
+            item.company_hint = self.company
+        return item
+
+
 class DatePipeline:
     """Raw page dates ("27 декабря 2022", "Jan 07, 2013 11:48") -> aware datetimes.
     An unparseable or future date is logged and left empty, never guessed."""

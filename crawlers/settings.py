@@ -97,6 +97,7 @@ COMPLAINTWATCH_RETRY_AFTER_MAX = 120
 
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
+    "crawlers.pipelines.SourceCompanyPipeline": 150,
     "crawlers.pipelines.DatePipeline": 200,
     "crawlers.pipelines.SiteNamePipeline": 250,
     "crawlers.pipelines.BuildPostPipeline": 300,
@@ -116,6 +117,8 @@ EXTENSIONS = {
 # Where StorePipeline writes; the CLI sets it from --store.
 COMPLAINTWATCH_STORE = "sqlite:///complaintwatch.db"
 COMPLAINTWATCH_STORE_BATCH = 200
+# the company a source is about (`crawl --about`): crawlers.pipelines.SourceCompanyPipeline
+COMPLAINTWATCH_SOURCE_COMPANY = ""
 COMPLAINTWATCH_PROGRESS = False
 
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

@@ -336,6 +336,12 @@ class CompanyResolver:
             i += n
         return found
 
+    def subject_ids(self, subject: str | None) -> list[str]:
+        """[subject] when it is an alias-table id (a source declared "about"
+        a company: `crawl --about`, sources.toml `company`), else []."""
+        s = (subject or "").strip()
+        return [s] if s in self.companies else []
+
     def resolve(self, *texts: str, passing: bool = False) -> list[str]:
         """Company ids the texts are about, most-mentioned first.
 

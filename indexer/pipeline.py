@@ -162,7 +162,8 @@ class _RootCompanies:
         for u in urls:
             root = self.known.get(u, got.get(u))
             if isinstance(root, Post):
-                root = self.resolver.resolve(root.subject or "", root.title, root.text)
+                named = self.resolver.resolve(root.subject or "", root.title, root.text)
+                root = list(dict.fromkeys(self.resolver.subject_ids(root.subject) + named))
             self._put(u, root or [])
             out[u] = root or []
         return out
@@ -175,7 +176,8 @@ def _analyse_page(posts: list[Post], resolver: CompanyResolver, roots: _RootComp
     for p in posts:
         # the page's own subject first (a review of X is about X even when the
         # text never names it), then whoever the text names
-        own[p.id] = list(dict.fromkeys(resolver.resolve(p.subject or "") + resolver.resolve(p.title, p.text)))
+        subject = resolver.subject_ids(p.subject) + resolver.resolve(p.subject or "")
+        own[p.id] = list(dict.fromkeys(subject + resolver.resolve(p.title, p.text)))
     need = {p.thread_url or p.parent_url for p in posts if not own[p.id] and p.parent_url}
     inherited = roots.lookup(need) if need else {}
     out = []
