@@ -8,6 +8,7 @@ from complaintwatch.models import POST_TYPES
 from indexer.stance import STANCES
 
 from ..aggregates import cached
+from ..facet_html import facet_select
 from ..params import parse_search_params
 from ..reports import company_counts, incidents_by_id
 from ..search import facet_counts, facet_options, run_search
@@ -15,6 +16,7 @@ from ..services import setting, store
 from ..suggest import company_suggestion
 
 bp = Blueprint("search", __name__)
+bp.add_app_template_global(facet_select, "facet_select")
 
 
 @bp.get("/")
