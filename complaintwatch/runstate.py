@@ -144,6 +144,22 @@ class RunState:
         self.put_job(rec)
 
 
+# a failed run is tried again sooner than its schedule says (a site that was
+# down for a moment should not cost a day of posts), backing off while it keeps
+# failing: 15 min, 30 min, 1 h, ... at most 6 h; never later than the schedule
+RETRY_FIRST = timedelta(minutes=15)
+RETRY_MAX = timedelta(hours=6)
+
+
+def due_after(src: Source, run: SourceRun | None) -> datetime | None:
+    """When the source is due after `run` (None: due now)."""
+    due = src.next_due(run.due_from if run else None)
+    if run is None or run.status != "error" or run.failures < 1 or run.due_from is None or due is None:
+        return due
+    retry = run.due_from + min(RETRY_FIRST * 2 ** min(run.failures - 1, 16), RETRY_MAX)
+    return min(due, retry)
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
 
@@ -151,7 +167,7 @@ def _iso(dt: datetime | None) -> str | None:
 def source_status(
     src: Source, run: SourceRun | None, now: datetime, claims: dict[str, Claim] | None = None
 ) -> dict[str, Any]:
-    due = src.next_due(run.due_from if run else None)
+    due = due_after(src, run)
     state = run.status if run else "never run"
     if run is not None and run.status == "running" and claims is not None:
         claim = claims.get(src.site)

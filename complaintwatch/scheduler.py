@@ -37,10 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .runstate import TICK_SECONDS, UTC, Heartbeat, JobRun, RunState, SourceRun, utcnow, whoami
+from .runstate import TICK_SECONDS, UTC, Heartbeat, JobRun, RunState, SourceRun, due_after, utcnow, whoami
 from .sources import Source, SourcesError, load_sources, parse_duration
+
+if TYPE_CHECKING:
+    from indexer.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +168,7 @@ def judge(outcome: CrawlOutcome) -> tuple[str | None, list[str], dict[str, int]]
 class Runner:
     """The jobs, shared by `run` and `run --once`."""
 
-    def __init__(self, store, cfg: RunConfig, settings: Any = None, embedder: Any = None):
+    def __init__(self, store: Store, cfg: RunConfig, settings: Any = None, embedder: Any = None):
         self.store = store
         self.cfg = cfg
         self.settings = settings
@@ -218,7 +221,7 @@ class Runner:
         return len(done)
 
     def due_at(self, src: Source, run: SourceRun | None) -> datetime | None:
-        return src.next_due(run.due_from if run else None)
+        return due_after(src, run)  # a failed run: sooner, backing off (runstate.due_after)
 
     def is_due(self, src: Source, run: SourceRun | None, now: datetime) -> bool:
         due = self.due_at(src, run)
@@ -338,7 +341,7 @@ class Runner:
             rec.failures = rec.failures + 1 if error else 0
             if not error:
                 rec.last_ok = finished
-        rec.next_due = src.next_due(rec.due_from)
+        rec.next_due = due_after(src, rec)
         self.state.runs.put(src.key, rec)
         if rec.posts_new:
             with self._state_lock:

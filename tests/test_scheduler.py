@@ -357,3 +357,29 @@ def test_site_limits_reach_the_crawl_command(tmp_path):
     args = build_parser().parse_args(cmd[3:])  # the crawl command accepts every option the scheduler passes
     assert (args.max_pages, args.max_posts, args.delay, args.concurrency) == (40, 300, 2.5, 1)
     assert (args.stats_json, args.cache_dir) == (tmp_path / "stats.json", tmp_path / "cache")
+
+
+def test_a_failed_source_is_tried_again_sooner_backing_off():
+    """A site down for a moment should not cost a day of posts: a failed run is
+    due again after 15 min, 30 min, 1 h, ... (at most 6 h), never later than
+    its schedule; a run that worked goes back to the schedule."""
+    from complaintwatch.runstate import SourceRun, due_after
+    from complaintwatch.sources import parse_sources
+
+    daily, hourly = parse_sources(
+        '[[source]]\nkind = "feed"\nurl = "https://a.example/feed/"\nevery = "1d"\n'
+        '[[source]]\nkind = "feed"\nurl = "https://b.example/feed/"\nevery = "1h"\n'
+    )
+    t0 = now()
+
+    def run(src, status: str, failures: int) -> SourceRun:
+        return SourceRun(key=src.key, kind=src.kind, url=src.url, status=status, due_from=t0, failures=failures)
+
+    assert due_after(daily, None) is None  # never run: due now
+    assert due_after(daily, run(daily, "ok", 0)) == t0 + timedelta(days=1)
+    waits = [due_after(daily, run(daily, "error", n)) - t0 for n in (1, 2, 3, 4, 5, 6, 7, 30)]
+    assert waits == [timedelta(minutes=m) for m in (15, 30, 60, 120, 240, 360, 360, 360)]
+    # never later than the schedule: an hourly source retries hourly at the latest
+    assert due_after(hourly, run(hourly, "error", 3)) == t0 + timedelta(hours=1)
+    # an interrupted run (the scheduler stopped) keeps its schedule
+    assert due_after(daily, run(daily, "interrupted", 2)) == t0 + timedelta(days=1)
