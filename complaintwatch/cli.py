@@ -9,8 +9,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .indexing import legacy_model_path, legacy_model_paths, print_progress, report_line
+
+if TYPE_CHECKING:
+    from indexer.store.appstate import AppState
 
 DEFAULT_STORE = "sqlite:///complaintwatch.db"
 
@@ -199,7 +203,7 @@ def cmd_takedown(args: argparse.Namespace) -> int:
     return 0
 
 
-def _forget_derived(store, store_url: str, urls: list[str], cache_dirs: list[Path]) -> None:
+def _forget_derived(store: AppState, store_url: str, urls: list[str], cache_dirs: list[Path]) -> None:
     """What a takedown removes besides the stored posts: the stored incident
     models' view of them (and a full re-fit on the next `index`), files an
     older version kept them in included, and the HTTP cache entries of the

@@ -18,7 +18,7 @@ def print_progress(step: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def legacy_model_path(store, embedder_name: str, store_url: str = "") -> Path | None:
+def legacy_model_path(store: object, embedder_name: str, store_url: str = "") -> Path | None:
     """Where versions before the model moved into the store saved the fitted
     incident model of a store without a database file (Elasticsearch): the
     state folder, keyed by store URL. `index` imports it into the store once;
@@ -30,7 +30,7 @@ def legacy_model_path(store, embedder_name: str, store_url: str = "") -> Path | 
     return legacy_path(_legacy_base(store_url), embedder_name)
 
 
-def legacy_model_paths(store, store_url: str) -> list[Path]:
+def legacy_model_paths(store: object, store_url: str) -> list[Path]:
     """Every such file of this store (one per embedder): a takedown scrubs them too."""
     if getattr(store, "path", None) is not None or not store_url:
         return []

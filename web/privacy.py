@@ -38,6 +38,7 @@ from typing import overload
 from flask import Flask, current_app, has_app_context
 
 from complaintwatch.models import Incident, Post, SearchHit
+from indexer.store.base import Store
 
 KEY_ENV = "COMPLAINTWATCH_PSEUDONYM_KEY"
 KEY_FILE = "pseudonym.key"
@@ -130,7 +131,7 @@ class PseudonymisingStore:
 
     RECHECK_SECONDS = 1.0
 
-    def __init__(self, store, key: str):
+    def __init__(self, store: Store, key: str):
         self._store = store
         self._key = key
         self._lock = threading.Lock()

@@ -11,7 +11,8 @@ from flask import g
 from complaintwatch.companies import builtin_companies
 from complaintwatch.models import Incident, Post, SearchFilters
 from indexer.clustering.recurring import recurring_from_counts
-from indexer.store.base import CompanyCounts, ComplaintReply, ComplaintSummary
+from indexer.store.roles import AnalyticsStore
+from indexer.store.types import CompanyCounts, ComplaintReply, ComplaintSummary
 
 from .aggregates import cached
 from .charts import month_range
@@ -253,7 +254,7 @@ def incident_rows(
     count (Store.company_incident_stats leaves praise and questions out, and
     the indexer gives them no incident type), trends' baseline volume included."""
     incs = incidents_by_id() if incs is None else incs
-    s = store()
+    s: AnalyticsStore = store()
     stats = s.company_incident_stats(company)
     found = recurring_from_counts(stats, {company: s.company_complaint_months(company)}, on, RULE)
     rows = [
@@ -363,7 +364,7 @@ def compare_report(companies: list[tuple[str, int]], on: date | None = None) -> 
     """Side by side: (company id, post count) pairs -> rows = incident types,
     columns = companies, with each company's own trends and reply share."""
     on = on or today()
-    s = store()
+    s: AnalyticsStore = store()
     incs = incidents_by_id()
     columns = []
     for company, n in companies:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import url_for
 
 from complaintwatch.models import Incident, Post
-from indexer.store.base import CompanyCounts
+from indexer.store.types import CompanyCounts
 
 from .feedkeys import feed_url
 from .privacy import shown_author

@@ -35,6 +35,7 @@ from .models import DeliveryRecord, DeliveryReport, DeliverySettings, DigestCurs
 from .settings import delivery_settings
 
 if TYPE_CHECKING:
+    from indexer.store.appstate import AppState
     from indexer.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _embedder(settings: Settings, alerts: list[SavedSearch]):
     return _embedders[spec]
 
 
-def _app(store, settings: Settings, embedder):
+def _app(store: Store, settings: Settings, embedder):
     """The web app, for its alert evaluation and its links (no request is made)."""
     from web import create_app
 
@@ -144,7 +145,7 @@ def _channels(settings: Settings, prefs: DeliverySettings, user: User) -> list[s
     return out
 
 
-def _spike_since(store, alert: SavedSearch, spiking: bool, now: datetime) -> str | None:
+def _spike_since(store: AppState, alert: SavedSearch, spiking: bool, now: datetime) -> str | None:
     """The day the alert's current spike was first seen; None when it does not spike."""
     repo = StateRepo(store, "spike_state", SpikeState)
     if not spiking:
@@ -257,7 +258,7 @@ def _deliver_user(run: _Run, user: User, alerts: list[SavedSearch], prefs: Deliv
             )
 
 
-def deliver_due(store, settings: Settings, now: datetime | None = None) -> DeliveryReport:
+def deliver_due(store: Store, settings: Settings, now: datetime | None = None) -> DeliveryReport:
     """Send what is due now: spikes at once, the daily digest from ``settings.digest_hour``
     (UTC) on. Safe to run as often as wanted, from several processes at once."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
@@ -267,7 +268,7 @@ def deliver_due(store, settings: Settings, now: datetime | None = None) -> Deliv
     every = store.saved_searches()
     plans = []
     for user in accounts.list():
-        mine = [a for a in every if owners.get(a.id) == user.id]
+        mine = [a for a in every if a.id is not None and owners.get(a.id) == user.id]
         if not mine:
             continue
         prefs = delivery_settings(store, user.id)

@@ -1,5 +1,6 @@
-"""Search-store backends behind one interface (see base.Store); open_store
-picks one by URL. The interface knows no backend: only this module does."""
+"""Search-store backends behind one interface: the roles of roles.py,
+composed in base.Store; open_store picks a backend (the sqlite/ or es/
+package) by URL. The interface knows no backend: only this module does."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 beside the posts (users, API tokens, source run state, delivery log, the
 fitted incident model), on whichever backend holds the posts.
 
-Each backend implements the `AppState` protocol once (`appstate_sqlite`,
-`appstate_es`); features keep typed records on top of it with `StateRepo`, so
+Each backend implements the `AppState` protocol once (`sqlite/appstate.py`,
+the Elasticsearch one); features keep typed records on top of it with `StateRepo`, so
 a new kind of state needs no schema change and no code in either backend.
 Keys are short strings chosen by the caller (an id, an e-mail address, a hash).
 """

@@ -26,9 +26,9 @@ import numpy as np
 
 from complaintwatch.models import SearchFilters
 
-from ..stance import COMPLAINT
-from .ann import EXACT_BELOW, AnnIndex, drop_saved
-from .sqlite_company import CompanyAggregates, CompanyPosts
+from ...stance import COMPLAINT
+from ..ann import EXACT_BELOW, AnnIndex, drop_saved
+from .company import CompanyAggregates, CompanyPosts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -198,7 +198,7 @@ class Facets:
         return [(v, int(n[c])) for v, c in codes.items() if v not in (None, "") and n[c]]
 
     def counts(self, db: sqlite3.Connection, facet: str, m: np.ndarray) -> list[tuple]:
-        """(value, posts) of one facet (indexer/store/base.py FACET_FIELDS) over the posts in ``m``."""
+        """(value, posts) of one facet (indexer/store/types.py FACET_FIELDS) over the posts in ``m``."""
         if facet == "site":
             return self._coded_counts(self.site, self.sites, m)
         if facet == "lang":
@@ -475,7 +475,7 @@ class SearchState:
         return value
 
     def company(self, db: sqlite3.Connection, company: str) -> CompanyAggregates:
-        """The company's aggregates over its posts' columns (indexer/store/sqlite_company.py)."""
+        """The company's aggregates over its posts' columns (company.py)."""
         return self.remembered("company", (company,), lambda: CompanyAggregates(CompanyPosts.load(db, company)), 16)
 
     def facets(self, db: sqlite3.Connection) -> Facets:

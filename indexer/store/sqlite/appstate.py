@@ -1,18 +1,23 @@
-"""App state on SQLite: one table of JSON documents and blobs by (kind, key).
+"""The app-state role on SQLite (roles.AppStateStore, less the takedown list,
+which deletes posts: store.py): one table of JSON documents and blobs by
+(kind, key), and the saved searches (alerts).
 
-Made on first use (no schema version: an older complaintwatch opening the
-file ignores the table), like `company_names`.
+The app-state tables are made on first use (no schema version: an older
+complaintwatch opening the file ignores them), like `company_names`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from complaintwatch.models import utcnow
+from complaintwatch.models import SavedSearch, utcnow
 
-from .appstate import check_key
+from ..appstate import check_key
+from ..roles import AppStateStore
+from .connection import SQLiteConnection
+from .schema import dt, iso
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS app_state (
@@ -27,15 +32,8 @@ CREATE TABLE IF NOT EXISTS app_ids (kind TEXT PRIMARY KEY, last INTEGER NOT NULL
 """
 
 
-class SQLiteAppState:
-    """Mixin for SQLiteStore (needs its per-thread `db` connection)."""
-
+class SQLiteAppState(SQLiteConnection, AppStateStore):
     _state_ready: bool = False
-
-    if TYPE_CHECKING:  # SQLiteStore's (a read-only property)
-
-        @property
-        def db(self) -> sqlite3.Connection: ...
 
     def _state_db(self) -> sqlite3.Connection:
         db = self.db
@@ -108,3 +106,50 @@ class SQLiteAppState:
     def blob_keys(self, kind: str) -> list[str]:
         rows = self._state_db().execute("SELECT key FROM app_blobs WHERE kind = ? ORDER BY key", (kind,))
         return [r[0] for r in rows]
+
+    # -- saved searches (alerts) --
+    @staticmethod
+    def _row_to_saved(r: sqlite3.Row) -> SavedSearch:
+        return SavedSearch(
+            id=r["id"],
+            name=r["name"],
+            kind=r["kind"],
+            params=json.loads(r["params"]),
+            created_at=datetime.fromisoformat(r["created_at"]),  # NOT NULL
+            last_seen_at=dt(r["last_seen_at"]),
+        )
+
+    def add_saved_search(self, saved: SavedSearch) -> SavedSearch:
+        saved.created_at = saved.created_at.replace(microsecond=0)  # stored to the second
+        if saved.last_seen_at is None:
+            saved.last_seen_at = saved.created_at
+        with self.db as db:
+            cur = db.execute(
+                "INSERT INTO saved_searches (name, kind, params, created_at, last_seen_at) VALUES (?,?,?,?,?)",
+                (
+                    saved.name,
+                    saved.kind,
+                    json.dumps(saved.params, ensure_ascii=False),
+                    iso(saved.created_at),
+                    iso(saved.last_seen_at),
+                ),
+            )
+        saved.id = cur.lastrowid
+        return saved
+
+    def saved_searches(self) -> list[SavedSearch]:
+        return [self._row_to_saved(r) for r in self.db.execute("SELECT * FROM saved_searches ORDER BY id")]
+
+    def get_saved_search(self, saved_id: int) -> SavedSearch | None:
+        r = self.db.execute("SELECT * FROM saved_searches WHERE id = ?", (int(saved_id),)).fetchone()
+        return self._row_to_saved(r) if r else None
+
+    def mark_saved_search_seen(self, saved_id: int, when: datetime) -> bool:
+        with self.db as db:
+            cur = db.execute("UPDATE saved_searches SET last_seen_at = ? WHERE id = ?", (iso(when), int(saved_id)))
+        return cur.rowcount > 0
+
+    def delete_saved_search(self, saved_id: int) -> bool:
+        with self.db as db:
+            cur = db.execute("DELETE FROM saved_searches WHERE id = ?", (int(saved_id),))
+        return cur.rowcount > 0

@@ -9,7 +9,7 @@ threads of the company's opening posts; every aggregate is then a few numpy
 operations. SearchState keeps the result per change marker, so the aggregates
 of one page (and the next pages, until a write) share one read.
 
-Definitions are those of the SQL they replace (indexer/store/base.py): a
+Definitions are those of the SQL they replace (AnalyticsStore, ../roles.py): a
 thread is the posts whose url or thread_url is the opening post's thread_url
 (or url); a story posted on several URLs (same content_hash) counts once.
 """
@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..stance import COMPLAINT, STANCES
-from .base import ComplaintReply, ComplaintSummary, IncidentStat
+from ...stance import COMPLAINT, STANCES
+from ..types import ComplaintReply, ComplaintSummary, IncidentStat
 
 _NO_DATE = np.iinfo(np.int64).min
 

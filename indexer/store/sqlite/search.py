@@ -1,0 +1,233 @@
+"""The search role on SQLite (roles.SearchStore): BM25 over the FTS5 index of
+stems, vector search through the ANN index (search_state.py), filters and
+facets over the cached filter columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from complaintwatch.models import Post, SearchFilters, SearchHit
+
+from ...query import constraints_fts5, parse_query, to_fts5
+from ...snippets import snippet
+from ...stance import COMPLAINT
+from ..roles import SearchStore
+from ..types import FACET_FIELDS, MAX_SAME_STORY, FacetCounts, facet_filters, facet_from_parts
+from .connection import SQLiteConnection
+from .schema import COLS, iso, posts_by_id, row_to_post
+from .search_state import filter_key
+
+# SearchFilters.post_type: complaints are opening posts and reviews by customers, never company replies
+_POST_TYPE_SQL = {
+    "complaint": "({p}.parent_url IS NULL AND {p}.is_company_reply = 0)",
+    "comment": "({p}.parent_url IS NOT NULL AND {p}.is_company_reply = 0)",
+    "company_reply": "{p}.is_company_reply != 0",
+}
+
+
+def filter_sql(f: SearchFilters | None, alias: str = "p") -> tuple[str, list]:
+    """The filters as SQL over ``posts`` aliased ``alias``: (" AND ..." conditions, their arguments)."""
+    if f is None:
+        return "", []
+    sql: list[str] = []
+    args: list = []
+    if f.company:
+        sql.append(f"EXISTS (SELECT 1 FROM post_companies c WHERE c.post_id = {alias}.id AND c.company = ?)")
+        args.append(f.company)
+    if f.incident_id is not None:
+        sql.append(f"{alias}.incident_id = ?")
+        args.append(f.incident_id)
+    if f.site:
+        sql.append(f"{alias}.source_site = ?")
+        args.append(f.site)
+    if f.language:
+        sql.append(f"{alias}.language = ?")
+        args.append(f.language)
+    if f.since:
+        sql.append(f"{alias}.published_at >= ?")
+        args.append(iso(f.since))
+    if f.until:
+        sql.append(f"{alias}.published_at < ?")
+        args.append(iso(f.until))
+    if not f.include_comments:
+        sql.append(f"{alias}.parent_url IS NULL")
+    if f.stance == COMPLAINT:  # not classified yet counts as a complaint; a company's reply never does
+        sql.append(f"({alias}.stance = ? OR ({alias}.stance IS NULL AND {alias}.is_company_reply = 0))")
+        args.append(f.stance)
+    elif f.stance:
+        sql.append(f"{alias}.stance = ?")
+        args.append(f.stance)
+    if f.post_type:
+        sql.append(_POST_TYPE_SQL[f.post_type].format(p=alias))
+    return ("".join(" AND " + s for s in sql), args)
+
+
+def _member(ids: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
+    """Mask of ``ids`` found in the sorted array ``sorted_allowed``."""
+    if not len(sorted_allowed):
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_allowed, ids), len(sorted_allowed) - 1)
+    return sorted_allowed[pos] == ids
+
+
+class SQLiteSearch(SQLiteConnection, SearchStore):
+    _filter_sql = staticmethod(filter_sql)  # the filters' SQL, which tests hold the cached columns to
+
+    if TYPE_CHECKING:  # the post role's (posts.py): exact search reads the cached vector matrix
+
+        def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def search_text(
+        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[SearchHit], int]:
+        pq = parse_query(query)
+        expr = to_fts5(pq)
+        if expr is None:
+            return [], 0
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        allowed = self.search_state().allowed_ids(self.db, filters)
+        # ranked and counted on the full-text index alone: only the page's posts are read
+        if allowed is None:
+            total = self.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)).fetchone()[0]
+            ranked = [
+                (r[0], r[1])
+                for r in self.db.execute(
+                    "SELECT rowid, bm25(posts_fts, 2.0, 1.0) AS score FROM posts_fts WHERE posts_fts MATCH ?"
+                    " ORDER BY score, rowid LIMIT ? OFFSET ?",
+                    (expr, limit, offset),
+                )
+            ]
+        else:
+            rows = self.db.execute(
+                "SELECT rowid, bm25(posts_fts, 2.0, 1.0) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)
+            ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            keep = _member(ids, allowed)
+            ids, scores = ids[keep], scores[keep]
+            total = len(ids)
+            order = np.lexsort((ids, scores))[offset : offset + limit]
+            ranked = [(int(ids[i]), float(scores[i])) for i in order]
+        posts = posts_by_id(self.db, (pid for pid, _ in ranked))
+        stems = pq.positive_stems
+        hits = [
+            SearchHit(post=posts[pid], score=-score, make_snippet=partial(snippet, query_stems=stems))
+            for pid, score in ranked
+            if pid in posts
+        ]
+        return hits, total
+
+    def search_vector(
+        self,
+        model: str,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        query: str = "",
+        exact: bool = False,
+    ) -> list[tuple[int, float]]:
+        """Approximate (HNSW) nearest neighbours with the filters applied inside
+        the search; exact for small stores and selective filters, or with ``exact``.
+        Remembered until the store changes: a search page asks the same one for its
+        results and for its facets."""
+        if limit <= 0:
+            return []
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        key = (model, vector.tobytes(), filter_key(filters), int(limit), query, bool(exact))
+        found = self.search_state().remembered(
+            "vector", key, lambda: self._search_vector(model, vector, filters, limit, query, exact)
+        )
+        return list(found)
+
+    def _search_vector(
+        self, model: str, vector: np.ndarray, filters: SearchFilters | None, limit: int, query: str, exact: bool
+    ) -> list[tuple[int, float]]:
+        state = self.search_state()
+        # the query's phrases, +words and -words hold for vector hits too
+        must, must_not = constraints_fts5(parse_query(query))
+        allowed = state.allowed_ids(self.db, filters, must, must_not)
+        if allowed is not None and not len(allowed):
+            return []
+        index = None if exact else state.vector_index(self.db, model)
+        if index is None:  # exact: asked for, or the first graph is still being built
+            return self._search_vector_exact(model, vector, allowed, limit)
+        with index.lock:
+            mask = None
+            if allowed is not None:
+                mask = np.zeros(index.ntotal, dtype=bool)
+                mask[index.positions(allowed)] = True
+            found = index.search(vector, limit, mask)
+        return [(int(i), float(s)) for i, s in zip(found.ids, found.scores)]
+
+    def _search_vector_exact(
+        self, model: str, vector: np.ndarray, allowed: np.ndarray | None, limit: int
+    ) -> list[tuple[int, float]]:
+        ids, mat = self.vectors(model)
+        if not len(ids):
+            return []
+        if allowed is not None:
+            keep = _member(ids, allowed)
+            ids, mat = ids[keep], mat[keep]
+        sims = mat @ np.asarray(vector, dtype=np.float32)
+        k = min(limit, len(sims))
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(int(ids[i]), float(sims[i])) for i in top]
+
+    def facet_counts(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        fields: Sequence[str] = FACET_FIELDS,
+        also: Mapping[str, Iterable[int]] | None = None,
+    ) -> FacetCounts:
+        # over the cached filter columns: one full-text lookup, then a mask and a bincount per facet
+        facets = self.search_state().facets(self.db)
+        text = None  # None: every post (no query)
+        if query.strip():
+            expr = to_fts5(parse_query(query))
+            ids = (
+                [r[0] for r in self.db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", (expr,))]
+                if expr is not None
+                else []
+            )
+            text = facets.in_ids(np.sort(np.asarray(ids, dtype=np.int64)))
+        out: FacetCounts = {}
+        for name in fields:
+            m = facets.mask(self.db, facet_filters(filters, name))
+            if text is not None:
+                m &= text
+            extra = list((also or {}).get(name) or ())
+            if extra:
+                m |= facets.in_ids(np.sort(np.asarray(extra, dtype=np.int64)))
+            kinds = (facets.root & ~facets.reply, ~facets.root & ~facets.reply, facets.reply)
+            out[name] = facet_from_parts(*(facets.counts(self.db, name, m & k) for k in kinds))
+        return out
+
+    def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:
+        where, args = filter_sql(filters)
+        rows = self.db.execute(
+            f"SELECT {COLS} FROM posts p WHERE 1=1{where}"
+            " ORDER BY published_at DESC NULLS LAST, id DESC LIMIT ? OFFSET ?",
+            (*args, max(0, int(limit)), max(0, int(offset))),
+        ).fetchall()
+        return [row_to_post(r) for r in rows]
+
+    def count_latest(self, filters: SearchFilters | None = None) -> int:
+        where, args = filter_sql(filters)
+        return self.db.execute(f"SELECT count(*) FROM posts p WHERE 1=1{where}", args).fetchone()[0]
+
+    def same_story(self, post: Post) -> list[Post]:
+        if not post.content_hash or post.parent_url:
+            return []
+        rows = self.db.execute(
+            f"SELECT {COLS} FROM posts WHERE content_hash = ? AND url != ? AND parent_url IS NULL ORDER BY id LIMIT ?",
+            (post.content_hash, post.url, MAX_SAME_STORY),
+        ).fetchall()
+        return [row_to_post(r) for r in rows]
