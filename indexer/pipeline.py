@@ -1,7 +1,7 @@
 """`complaintwatch index`: store -> companies/language -> vectors -> incident types -> store.
 
 Each step only does the work that is missing, read from the store's change
-journal (indexer.store.base.Store.change_seq): posts not analysed since they
+journal (indexer.store.roles.PostStore.change_seq): posts not analysed since they
 last changed get companies and language, posts without a vector get embedded,
 posts without a stance get one, and `--incremental` types only posts not typed
 since they last changed. A new alias table (or ANALYSIS_VERSION) analyses every
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -30,12 +30,14 @@ from complaintwatch.models import Incident, Post
 
 from . import model_store
 from .chunking import document_vectors
-from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes
+from .clustering import IncidentModel, PreviousClusters, TaxonomyPrototype, taxonomy_prototypes, words
 from .clustering.represent import OUTLIER_SLACK, POST_SLACK, banned_words, choose_packs, seed_types
 from .companies import CompanyResolver
 from .embedders import Embedder
 from .stance import COMPLAINT, PRAISE, QUESTION, StanceClassifier
-from .store.base import Store, stored_id
+from .store.appstate import AppState
+from .store.roles import PostStore
+from .store.types import stored_id
 from .taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ Progress = Callable[[str, int, int], None]
 TAXONOMY_IDS = 100
 # An outlier post gets a seed type of its pack when it clears the type's
 # calibrated threshold (indexer.clustering.represent.seed_types).
+
+
+class IndexStore(PostStore, AppState, Protocol):
+    """What the index run asks of a store: its posts (PostStore) and app state
+    (the fitted incident model, the stance examples' vectors, the run's fingerprint)."""
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -93,7 +100,7 @@ def stance_from_rating(rating: int | None) -> str | None:
 
 
 def classify_stance(
-    store: Store,
+    store: IndexStore,
     embedder: Embedder,
     progress: Progress = _no_progress,
     classifier: StanceClassifier | None = None,
@@ -141,7 +148,7 @@ class _RootCompanies:
     thread's company. Bounded (threads are stored together, so recent ones are
     what comments ask for); misses are read from the store a page at a time."""
 
-    def __init__(self, store: Store, resolver: CompanyResolver, size: int = 20_000):
+    def __init__(self, store: PostStore, resolver: CompanyResolver, size: int = 20_000):
         self.store, self.resolver, self.size = store, resolver, size
         self.known: dict[str, Post | list[str]] = {}  # a root seen in this run, resolved when a comment asks
 
@@ -190,7 +197,7 @@ def _analyse_page(posts: list[Post], resolver: CompanyResolver, roots: _RootComp
 
 
 def analyse(
-    store: Store,
+    store: PostStore,
     resolver: CompanyResolver,
     progress: Progress = _no_progress,
     everything: bool = False,
@@ -231,7 +238,7 @@ def analyse(
 
 
 def embed_missing(
-    store: Store,
+    store: PostStore,
     embedder: Embedder,
     progress: Progress = _no_progress,
     batch: int = 256,
@@ -323,7 +330,7 @@ def _guide_by_taxonomy(
 
 
 def _store_assignment(
-    store: Store, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
+    store: PostStore, incidents: list[Incident], assignment: dict[int, int | None], upto: int | None = None
 ) -> int:
     """Size the incident types by their posts, store those that have any and
     every post's assignment; returns how many posts have a type."""
@@ -406,7 +413,9 @@ class _FitPosts:
     industry: list[str | None]
 
 
-def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None, analysed: bool = False) -> _FitPosts:
+def _fit_posts(
+    store: IndexStore, ids: np.ndarray, resolver: CompanyResolver | None, analysed: bool = False
+) -> _FitPosts:
     n = len(ids)
     f = _FitPosts(
         {int(pid): r for r, pid in enumerate(ids)},
@@ -417,6 +426,7 @@ def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None, 
         [""] * n,
         [None] * n,
     )
+    masked: list[int] = []  # rows whose text may name a company
     for p in store.iter_posts():  # page by page
         r = f.row.get(stored_id(p))
         if r is None:  # no vector yet
@@ -428,13 +438,125 @@ def _fit_posts(store: Store, ids: np.ndarray, resolver: CompanyResolver | None, 
             p.incident_id,
         )
         if not p.is_company_reply:
-            f.texts[r] = _cluster_texts([p], resolver, analysed)[0]
+            f.texts[r] = embed_text(p.title, p.text)
             f.industry[r] = _industry(p, resolver)
+            if resolver is not None and (p.companies or not analysed):
+                masked.append(r)
+    if resolver is not None and masked:
+        got = _MaskSpans(store, resolver).mask([f.texts[r] for r in masked])
+        for r, t in zip(masked, got):
+            f.texts[r] = t
     return f
 
 
+class _WordCache:
+    """The incident model's per-word analyses (clustering.words: stems,
+    lemmas) kept in the store's app state between runs, per library version."""
+
+    KIND = "word_cache"
+
+    def __init__(self, store: IndexStore):
+        self.store = store
+        self.key = hashlib.sha256(words.version().encode("utf-8")).hexdigest()[:40]
+        self.size = 0
+        self.kept = False  # the store holds a readable copy
+
+    def load(self) -> None:
+        blob = self.store.blob_get(self.KIND, self.key)
+        if blob is not None:
+            try:
+                words.restore(blob)
+                self.kept = True
+            except ValueError as e:  # unreadable: the words are analysed again
+                log.warning("cached word analyses unreadable (%s): analysing the words again", e)
+        self.size = words.size()
+
+    def save(self) -> None:
+        # this fit met new words, or the store has none kept (this process may know them already)
+        if words.size() > self.size or not self.kept:
+            self.store.blob_put(self.KIND, self.key, words.export())
+            for key in self.store.blob_keys(self.KIND):  # another library version's answers
+                if key != self.key:
+                    self.store.blob_delete(self.KIND, key)
+        words.trim()
+
+
+MASK = " | "  # what a company name becomes in the text the incident model reads
+
+
+class _MaskSpans:
+    """Company-name spans of the texts a fit reads, kept in the store between
+    fits (app state, per alias table): finding the names is the resolver's
+    word-by-word scan, most of a re-fit's reading at 100k posts, and a post's
+    spans only change with its text. Texts are known by a hash of their
+    content; each fit keeps only the spans of the texts it read."""
+
+    KIND = "mask_spans"
+
+    def __init__(self, store: IndexStore, resolver: CompanyResolver):
+        self.store, self.resolver = store, resolver
+        self.key = analysis_fingerprint(resolver)[:40]
+
+    def _load(self) -> dict[int, np.ndarray]:
+        blob = self.store.blob_get(self.KIND, self.key)
+        if blob is None:
+            return {}
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                hashes, offsets, spans = z["hashes"], z["offsets"], z["spans"]
+            return {int(h): spans[offsets[i] : offsets[i + 1]] for i, h in enumerate(hashes.tolist())}
+        except (ValueError, KeyError, OSError):  # unreadable: found again below
+            log.warning("cached company-name spans unreadable: scanning the texts again")
+            return {}
+
+    def mask(self, texts: list[str]) -> list[str]:
+        """resolver.mask(text, MASK) of each text."""
+        known = self._load()
+        hashes = [int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little") for t in texts]
+        spans: dict[int, np.ndarray] = {}
+        for h, t in zip(hashes, texts):
+            if h not in spans:
+                got = known.get(h)
+                if got is None:
+                    got = np.array([(a, b) for a, b, _ in self.resolver.mentions(t)], np.int64).reshape(-1, 2)
+                spans[h] = got
+        out = [_cut(t, spans[h]) for h, t in zip(hashes, texts)]
+        if spans.keys() != known.keys():  # new texts, or texts no longer read
+            self._save(spans)
+        return out
+
+    def _save(self, spans: dict[int, np.ndarray]) -> None:
+        order = list(spans)
+        offsets = np.zeros(len(order) + 1, np.int64)
+        offsets[1:] = np.cumsum([len(spans[h]) for h in order])
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            hashes=np.array(order, np.uint64),
+            offsets=offsets,
+            spans=np.vstack([spans[h] for h in order]) if order else np.zeros((0, 2), np.int64),
+        )
+        self.store.blob_put(self.KIND, self.key, buf.getvalue())
+        for key in self.store.blob_keys(self.KIND):  # another alias table's spans: never read again
+            if key != self.key:
+                self.store.blob_delete(self.KIND, key)
+
+
+def _cut(text: str, spans: np.ndarray) -> str:
+    """The text with each (start, end) span replaced by MASK (resolver.mask)."""
+    if not len(spans):
+        return text
+    out, pos = [], 0
+    for start, end in spans.tolist():
+        out.append(text[pos:start])
+        out.append(MASK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def cluster_incidents(
-    store: Store,
+    store: IndexStore,
     embedder: Embedder,
     keep_model: bool = False,
     taxonomy_path: str | Path | None = None,
@@ -443,10 +565,12 @@ def cluster_incidents(
     analysed: bool = False,
 ) -> TypingCounts:
     """Fit incident types over all posts; only posts whose type changes are
-    written (``upto``: as Store.replace_incidents). ``keep_model``: start from
+    written (``upto``: as PostStore.replace_incidents). ``keep_model``: start from
     the model the store keeps for this embedder (ids stay stable across runs)
     and keep this fit there (indexer/model_store.py)."""
     ids, mat = store.vectors(embedder.name)
+    word_cache = _WordCache(store)
+    word_cache.load()
     f = _fit_posts(store, ids, resolver, analysed)
     # the company's own answers describe no incident; short "me too" replies
     # do take part in the fit (they help clusters form) but get no type below
@@ -468,6 +592,7 @@ def cluster_incidents(
     pack_list = choose_packs(sub, [f.industry[r] for r in fit_rows], protos)
     result = model.fit(ids[fit_rows], sub, texts, previous=previous, packs=pack_list)
     del sub, texts
+    word_cache.save()
     incidents = list(result.incidents)
     replies = np.flatnonzero(f.present & f.reply)
     assignment: dict[int, int | None] = {int(ids[r]): None for r in replies}
@@ -503,7 +628,7 @@ def _cluster_texts(posts: list[Post], resolver: CompanyResolver | None, analysed
     the text's start stays, the one case this misses)."""
     texts = [embed_text(p.title, p.text) for p in posts]
     if resolver is not None:  # company names must not become an incident type's keywords
-        texts = [resolver.mask(t, " | ") if p.companies or not analysed else t for p, t in zip(posts, texts)]
+        texts = [resolver.mask(t, MASK) if p.companies or not analysed else t for p, t in zip(posts, texts)]
     return texts
 
 
@@ -515,7 +640,7 @@ class _ExampleVectors:
 
     KIND = "example_vectors"
 
-    def __init__(self, store: Store, embedder: Embedder):
+    def __init__(self, store: AppState, embedder: Embedder):
         self.store, self.embedder = store, embedder
         self.name, self.dim = embedder.name, embedder.dim
 
@@ -542,7 +667,7 @@ def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
 
 
 def assign_incremental(
-    store: Store,
+    store: IndexStore,
     embedder: Embedder,
     model: IncidentModel,
     taxonomy_path: str | Path | None = None,
@@ -605,7 +730,7 @@ def assign_incremental(
 
 
 def run_index(
-    store: Store,
+    store: IndexStore,
     embedder: Embedder,
     resolver: CompanyResolver | None = None,
     taxonomy_path: str | Path | None = None,
@@ -631,6 +756,10 @@ def run_index(
     resolver = resolver or CompanyResolver.default()
     upto = store.change_seq()  # what this run works on; later changes are the next run's
     report.posts = store.count_posts()
+    # a worker pool starts only for enough work (at least a chunk per post to
+    # embed), now, so loading its models overlaps the analysis below
+    if (expect := getattr(embedder, "expect", None)) is not None:
+        expect(report.posts - store.count_vectors(embedder.name))
     fingerprint = analysis_fingerprint(resolver)
     everything = (store.state_get(_STATE_KIND, _STATE_KEY) or {}).get("fingerprint") != fingerprint
     report.analysed, report.with_company = analyse(store, resolver, progress, everything=everything, upto=upto)

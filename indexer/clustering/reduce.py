@@ -8,8 +8,10 @@ removes it and the low-variance noise, which is what separates incident types.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -116,54 +118,69 @@ class LexicalReduction:
     posts ("escrow", "credit report", "отлов собак") say what it is about. On
     the labelled sets of bench/cluster_quality.py the two together separate
     incident types better than either. Fitted, it is plain arrays (terms, idf,
-    components), so a saved model puts new posts in the same space."""
+    components), so a saved model puts new posts in the same space.
+
+    Fitted on at most `max_fit_rows` texts: a vocabulary, idf and 64 components
+    are settled long before 100k posts, and ARPACK's cost follows the rows. The
+    sample is the texts of lowest content hash, so the same posts in another
+    order (or with other store ids) give the same space."""
 
     kind = "lexical"
 
-    def __init__(self, dims: int = 64, max_chars: int = 2000, seed: int = 0):
+    def __init__(self, dims: int = 64, max_chars: int = 2000, seed: int = 0, max_fit_rows: int = 20_000):
         self.dims = dims
         self.max_chars = max_chars
         self.seed = seed
+        self.max_fit_rows = max_fit_rows
         self.terms: np.ndarray | None = None  # kept stems, column order
         self.idf: np.ndarray | None = None
         self.components: np.ndarray | None = None  # (dims, terms)
-        self._stem_cache: dict[str, str | None] = {}
+        self._index: dict[str, int] | None = None  # stem -> column of the fitted terms
+        self._cols: dict[str, int] = {}  # surface word -> column (-1: no term), for _index
 
     @property
     def fitted(self) -> bool:
         return self.components is not None
 
-    def _stems(self, text: str) -> list[str]:
-        from ..analysis import stem
-        from .stopwords import is_filler
+    def _stem(self, w: str) -> str | None:
+        """The stem of a lower-cased word, None for a stop or filler word."""
+        from .words import stem_of
 
-        out = []
-        cache = self._stem_cache
-        for w in WORD_RE.findall(text[: self.max_chars].lower()):
-            s = cache.get(w, "")
-            if s == "":
-                w2 = w.replace("ё", "е")
-                s = cache[w] = None if is_filler(w2) else stem(w2)
-            if s is not None:
-                out.append(s)
-        return out
+        return stem_of(w)
 
-    def _counts(self, texts: Sequence[str], index: dict[str, int]):
-        """Term counts over `index`'s stems, (texts x terms) sparse; other stems are left out."""
+    def _words(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """(words per text, all words in text order): one regex pass per text;
+        the per-word work is then done once per distinct word."""
+        toks = [WORD_RE.findall(t[: self.max_chars].lower()) for t in texts]
+        return np.fromiter(map(len, toks), np.int64, len(toks)), list(chain.from_iterable(toks))
+
+    def _counts(self, texts: Sequence[str], index: dict[str, int], cols: dict[str, int] | None = None):
+        """Term counts over `index`'s stems, (texts x terms) sparse; other stems
+        are left out. `cols`: surface word -> column for this `index`, filled as
+        new words come (kept between calls with the same index)."""
         from scipy import sparse
 
-        rows, cols = [], []
-        for r, t in enumerate(texts):
-            for s in self._stems(t):
-                j = index.get(s)
-                if j is None:
-                    continue
-                rows.append(r)
-                cols.append(j)
-        data = np.ones(len(rows), np.float32)
-        m = sparse.csr_matrix((data, (rows, cols)), shape=(len(texts), len(index)), dtype=np.float32)
-        m.sum_duplicates()
-        return m
+        cols = {} if cols is None else cols
+        blocks = []
+        for i in range(0, len(texts), 5000):  # bounded memory: a block's words at a time
+            part = texts[i : i + 5000]
+            lens, flat = self._words(part)
+            for w in set(flat).difference(cols):
+                s = self._stem(w)
+                cols[w] = -1 if s is None else index.get(s, -1)
+            col = np.fromiter(map(cols.__getitem__, flat), np.int64, len(flat))
+            row = np.repeat(np.arange(len(part)), lens)
+            keep = col >= 0
+            m = sparse.csr_matrix(
+                (np.ones(int(keep.sum()), np.float32), (row[keep], col[keep])),
+                shape=(len(part), len(index)),
+                dtype=np.float32,
+            )
+            m.sum_duplicates()
+            blocks.append(m)
+        if not blocks:
+            return sparse.csr_matrix((0, len(index)), dtype=np.float32)
+        return sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
     def _tfidf(self, counts):
         """Sublinear tf x idf, l2 rows (sklearn's TfidfTransformer, as arrays)."""
@@ -179,7 +196,11 @@ class LexicalReduction:
 
         if len(texts) < 10:
             return None
-        words = sorted({s for t in texts for s in self._stems(t)})
+        if len(texts) > self.max_fit_rows:
+            texts = [texts[i] for i in np.sort(np.argsort(_text_hashes(texts), kind="stable")[: self.max_fit_rows])]
+        _, flat = self._words(texts)
+        words = sorted({s for w in set(flat) if (s := self._stem(w)) is not None})
+        del flat
         if not words:
             return None
         vocab = {s: j for j, s in enumerate(words)}
@@ -192,6 +213,7 @@ class LexicalReduction:
         n = len(texts)
         self.terms = np.array(words)[keep]
         self.idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
+        self._index, self._cols = None, {}
         # ARPACK, not the randomized solver: its trailing components depend on
         # row order (float32, few power iterations), and rows arrive in crawl
         # order, which concurrent fetching varies; exact, the same posts give
@@ -203,8 +225,9 @@ class LexicalReduction:
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         if self.terms is None or self.idf is None or self.components is None:
             raise RuntimeError("LexicalReduction.transform before fit")
-        index = {str(t): j for j, t in enumerate(self.terms)}
-        return unit_rows(np.asarray(self._tfidf(self._counts(texts, index)) @ self.components.T))
+        if self._index is None:
+            self._index, self._cols = {str(t): j for j, t in enumerate(self.terms)}, {}
+        return unit_rows(np.asarray(self._tfidf(self._counts(texts, self._index, self._cols)) @ self.components.T))
 
     def state(self) -> dict[str, np.ndarray]:
         assert self.terms is not None and self.idf is not None and self.components is not None
@@ -217,6 +240,15 @@ class LexicalReduction:
         r.idf = np.asarray(state["idf"], dtype=np.float32)
         r.components = np.asarray(state["components"], dtype=np.float32)
         return r
+
+
+def _text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """A fixed 64-bit number per text (its content, not its position)."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little") for t in texts),
+        np.uint64,
+        len(texts),
+    )
 
 
 def sparse_row_scale(x, scale: np.ndarray):

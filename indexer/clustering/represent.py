@@ -29,6 +29,7 @@ import numpy as np
 
 from ..analysis import stem, tokens
 from .stopwords import is_filler
+from .words import WORDS, stem_of
 
 if TYPE_CHECKING:
     from ..embedders import Embedder
@@ -50,7 +51,8 @@ def _term(token: str) -> tuple[str, str] | None:
     low = token.lower().replace("ё", "е")
     if len(low) < 3 or _HAS_DIGIT.search(low) or _ONE_CHAR_RUN.match(low) or is_filler(low):
         return None
-    return stem(low), low
+    s = stem_of(low)  # a filler is out above: never None here
+    return (s if s is not None else stem(low)), low
 
 
 def _terms(text: str) -> dict[str, str]:
@@ -122,12 +124,23 @@ def _morph():
     return pymorphy3.MorphAnalyzer()
 
 
-@lru_cache(maxsize=500_000)
 def _word(token: str) -> tuple[str, str, str] | None:
     """(key, surface, part of speech) of a content word, None for anything else.
     The key is the pymorphy3 lemma for Russian words (the Snowball stem when it
-    is missing), the Snowball stem otherwise."""
-    low = token.lower().replace("ё", "е")
+    is missing), the Snowball stem otherwise. Cached by word (words.WORDS,
+    kept between runs)."""
+    low = token.lower()
+    got = WORDS.get(low, _MISSING)
+    if got is _MISSING:
+        got = WORDS[low] = _analyse_word(low)
+    return got
+
+
+_MISSING = ("", "", "")
+
+
+def _analyse_word(low: str) -> tuple[str, str, str] | None:
+    low = low.replace("ё", "е")
     if len(low) < 3 or _HAS_DIGIT.search(low) or _ONE_CHAR_RUN.match(low) or is_filler(low):
         return None
     if _CYRILLIC.search(low):
@@ -142,7 +155,8 @@ def _word(token: str) -> tuple[str, str, str] | None:
                 return None
             return lemma, low, pos
         return stem(low), low, ""
-    return stem(low), low, ""
+    s = stem_of(low)
+    return (s if s is not None else stem(low)), low, ""
 
 
 def _phrases(text: str, banned: frozenset[str], sizes: tuple[int, ...] = (2, 3)) -> dict[str, str]:
