@@ -8,25 +8,26 @@ the label need escaping; the counts are integers. Same markup as before."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
 from .search import FacetOption
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+@lru_cache(maxsize=8192)
+def _esc(text: str) -> str:
+    # the same values and labels on every page: escaped once, not per option per request
+    return str(escape(text))
 
 
 def _count_text(name: str, o: FacetOption) -> str:
     if name == "company":
         c = o.counts
-        return ", ".join(
-            (
-                _plural(c.complaints, "complaint", "complaints"),
-                _plural(c.comments, "comment", "comments"),
-                _plural(c.company_replies, "company reply", "company replies"),
-            )
+        n, m, r = c.complaints, c.comments, c.company_replies
+        return (
+            f"{n} {'complaint' if n == 1 else 'complaints'}, {m} {'comment' if m == 1 else 'comments'}, "
+            f"{r} {'company reply' if r == 1 else 'company replies'}"
         )
     return f"{o.count:,}"
 
@@ -37,7 +38,7 @@ def facet_select(name: str, title: str, options: Iterable[FacetOption]) -> Marku
     for o in options:
         sel = " selected" if o.selected else ""
         parts.append(
-            f'          <option value="{escape(o.value)}"{sel}>{escape(o.label)} ({_count_text(name, o)})</option>'
+            f'          <option value="{_esc(str(o.value))}"{sel}>{_esc(o.label)} ({_count_text(name, o)})</option>'
         )
     parts.append("        </select>\n      </label>")
     return Markup("\n".join(parts))

@@ -14,19 +14,20 @@ hits, each under every filter but the facet's own."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime, timezone
 
 from markupsafe import Markup, escape
 
 from complaintwatch.models import Incident, Post, SearchFilters, SearchHit
-from indexer.store.base import FACET_FIELDS, FacetCount, FacetCounts, FacetValue, facet_filters
+from indexer.store.types import FACET_FIELDS, FacetCount, FacetCounts, FacetValue, facet_filters
 
 from .params import SearchParams
 from .ranking import reciprocal_rank_fusion
-from .services import company_name, services, setting
-from .sites import site_label
+from .safetext import strip_bidi
+from .services import company_names, services, setting
+from .sites import sites
 
 SNIPPET_CHARS = 240
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -115,26 +116,33 @@ def _candidates(
     return cands, total, use_vectors
 
 
-def _materialise(cands: list[_Candidate]) -> list[ResultItem]:
-    # vector-only hits: one batch read for all of them
+def _with_posts(cands: list[_Candidate]) -> list[tuple[_Candidate, Post]]:
+    """The candidates with their posts (a text hit has its own; the vector-only hits are
+    read in one batch); those deleted since the vector search left out."""
     posts = services().store.get_posts([c.post_id for c in cands if c.hit is None])
     out = []
     for c in cands:
-        post: Post | None
+        post = c.hit.post if c.hit is not None else posts.get(c.post_id)
+        if post is not None:
+            out.append((c, post))
+    return out
+
+
+def _items(found: Iterable[tuple[_Candidate, Post]]) -> list[ResultItem]:
+    # snippets only here: for the shown results, not every candidate
+    out = []
+    for c, post in found:
         if c.hit is not None:
-            post, snip = c.hit.post, Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
+            snip = Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
         else:
-            post = posts.get(c.post_id)
-            if post is None:  # deleted since the vector search
-                continue
             snip = start_of_text(post.text or post.title)
         matched = "text+vector" if c.hit is not None and c.vector else ("text" if c.hit is not None else "vector")
         out.append(ResultItem(post, c.score, snip, matched))
     return out
 
 
-def _by_date(items: list[ResultItem]) -> list[ResultItem]:
-    return sorted(items, key=lambda it: it.post.published_at or _OLDEST, reverse=True)
+def _newest_first(found: list[tuple[_Candidate, Post]]) -> list[tuple[_Candidate, Post]]:
+    return sorted(found, key=lambda cp: cp[1].published_at or _OLDEST, reverse=True)
 
 
 def _latest(params: SearchParams, limit: int, offset: int = 0) -> list[ResultItem]:
@@ -160,9 +168,9 @@ def run_search(params: SearchParams) -> SearchResult:
     pages = max(1, math.ceil(total / pp))
     page = min(params.page, pages)
     if params.sort == "date":
-        items = _by_date(_materialise(cands))[(page - 1) * pp : page * pp]
+        items = _items(_newest_first(_with_posts(cands))[(page - 1) * pp : page * pp])
     else:
-        items = _materialise(cands[(page - 1) * pp : page * pp])
+        items = _items(_with_posts(cands[(page - 1) * pp : page * pp]))
     return SearchResult(items, total, page, pp, page < pages, "search", vector_used, matches)
 
 
@@ -172,8 +180,8 @@ def all_results(params: SearchParams) -> list[ResultItem]:
     if not params.q:
         return _latest(params, cap)
     cands, _, _ = _candidates(params, cap)
-    items = _materialise(cands[:cap])
-    return _by_date(items) if params.sort == "date" else items
+    found = _with_posts(cands[:cap])
+    return _items(_newest_first(found) if params.sort == "date" else found)
 
 
 def _narrowed(f: SearchFilters, since: datetime | None, until: datetime | None) -> SearchFilters:
@@ -206,7 +214,7 @@ def newest_match_items(
     if not params.q:
         return [ResultItem(p, None, Markup(""), "latest") for p in services().store.latest_posts(f, limit=limit)]
     cands, _, _ = _candidates(params, setting("MAX_RESULTS"), f, all_text=True)
-    return _by_date(_materialise(cands))[:limit]
+    return _items(_newest_first(_with_posts(cands))[:limit])
 
 
 def newest_matches(
@@ -261,19 +269,31 @@ class FacetOption:
         return self.counts.count
 
 
-def facet_label(name: str, value: FacetValue, incidents: dict[int, Incident]) -> str:
+def facet_labeller(name: str, incidents: dict[int, Incident]) -> Callable[[FacetValue], str]:
+    """The label of a facet's values, its lookups (company names, site names) done once:
+    a company drop-down at 100k posts labels hundreds of options."""
     if name == "company":
-        return company_name(str(value))
+        names = company_names()
+        return lambda v: strip_bidi(names.get(str(v)) or str(v))
     if name == "site":
-        return site_label(str(value))
+        named = sites()
+        return lambda v: info.label if (info := named.get(str(v))) is not None else str(v)
     if name == "incident":
-        inc = incidents.get(int(value)) if isinstance(value, int) or str(value).isdigit() else None
-        return inc.label_en if inc else f"Incident #{value}"
+
+        def incident(v: FacetValue) -> str:
+            inc = incidents.get(int(v)) if isinstance(v, int) or str(v).isdigit() else None
+            return inc.label_en if inc else f"Incident #{v}"
+
+        return incident
     if name == "type":
-        return TYPE_LABELS.get(str(value), str(value))
+        return lambda v: TYPE_LABELS.get(str(v), str(v))
     if name == "stance":
-        return STANCE_LABELS.get(str(value), str(value))
-    return str(value)
+        return lambda v: STANCE_LABELS.get(str(v), str(v))
+    return str
+
+
+def facet_label(name: str, value: FacetValue, incidents: dict[int, Incident]) -> str:
+    return facet_labeller(name, incidents)(value)
 
 
 def _selected(params: SearchParams, name: str) -> FacetValue | None:
@@ -302,7 +322,8 @@ def facet_options(
         if name == "company":
             found = sorted(found, key=lambda c: (-c.complaints, -c.count, str(c.value)))
         picked = _selected(params, name)
-        opts = [FacetOption(c.value, facet_label(name, c.value, incidents), c, c.value == picked) for c in found]
+        label = facet_labeller(name, incidents)
+        opts = [FacetOption(c.value, label(c.value), c, c.value == picked) for c in found]
         have = {o.value for o in opts}
         extra = list((known or {}).get(name, ()))
         if picked is not None:
@@ -310,7 +331,7 @@ def facet_options(
         for v in extra:
             if v not in have:
                 have.add(v)
-                opts.append(FacetOption(v, facet_label(name, v, incidents), FacetCount(v), v == picked))
+                opts.append(FacetOption(v, label(v), FacetCount(v), v == picked))
         out[name] = opts
     return out
 

@@ -10,6 +10,7 @@ from indexer.stance import STANCES
 from ..aggregates import cached
 from ..facet_html import facet_select
 from ..params import parse_search_params
+from ..post_html import post_item_html, post_meta_html, result_items_html
 from ..reports import company_counts, incidents_by_id
 from ..search import facet_counts, facet_options, run_search
 from ..services import setting, store
@@ -17,6 +18,9 @@ from ..suggest import company_suggestion
 
 bp = Blueprint("search", __name__)
 bp.add_app_template_global(facet_select, "facet_select")
+# posts in lists on every page (the post_item and post_meta macros call these)
+for _fn in (post_item_html, post_meta_html, result_items_html):
+    bp.add_app_template_global(_fn, _fn.__name__)
 
 
 @bp.get("/")
