@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from .embedders import Embedder
 from .stance import COMPLAINT, PRAISE, QUESTION, StanceClassifier
 from .store.appstate import AppState
 from .store.roles import PostStore
-from .store.types import stored_id
+from .store.types import FitRow, stored_id
 from .taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -381,7 +382,7 @@ MIN_REPLY_CHARS = 200
 UNTYPED_STANCES = frozenset({PRAISE, QUESTION})
 
 
-def _describes_incident(p: Post) -> bool:
+def _describes_incident(p: Post | FitRow) -> bool:
     """Opening posts and substantial replies; never the company's own answers,
     praise or questions."""
     return (
@@ -427,8 +428,8 @@ def _fit_posts(
         [None] * n,
     )
     masked: list[int] = []  # rows whose text may name a company
-    for p in store.iter_posts():  # page by page
-        r = f.row.get(stored_id(p))
+    for p in store.iter_fit_rows():  # page by page, just the fields read here
+        r = f.row.get(p.id)
         if r is None:  # no vector yet
             continue
         f.present[r], f.reply[r], f.describes[r], f.incident[r] = (
@@ -542,6 +543,37 @@ class _MaskSpans:
                 self.store.blob_delete(self.KIND, key)
 
 
+class _WordRows:
+    """The fit texts' word-space rows (clustering.reduce.RowCache), kept in the
+    store between fits (app state, per fitted word space): transforming 100k
+    texts is seconds of every re-fit, and a text's row only changes with the
+    text or the space. Only one space's rows are kept."""
+
+    KIND = "word_rows"
+
+    def __init__(self, store: IndexStore):
+        self.store = store
+
+    def load(self, space: str) -> tuple[np.ndarray, np.ndarray] | None:
+        blob = self.store.blob_get(self.KIND, space[:40])
+        if blob is None:
+            return None
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                return z["hashes"], z["rows"]
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile):  # unreadable: computed again
+            log.warning("cached word-space rows unreadable: computing them again")
+            return None
+
+    def save(self, space: str, hashes: np.ndarray, rows: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, hashes=np.asarray(hashes, np.uint64), rows=np.asarray(rows, np.float32))
+        self.store.blob_put(self.KIND, space[:40], buf.getvalue())
+        for key in self.store.blob_keys(self.KIND):  # another space's rows: never read again
+            if key != space[:40]:
+                self.store.blob_delete(self.KIND, key)
+
+
 def _cut(text: str, spans: np.ndarray) -> str:
     """The text with each (start, end) span replaced by MASK (resolver.mask)."""
     if not len(spans):
@@ -590,7 +622,7 @@ def cluster_incidents(
     sub = mat if len(fit_rows) == len(ids) else mat[fit_rows]
     texts = [f.texts[r] for r in fit_rows]
     pack_list = choose_packs(sub, [f.industry[r] for r in fit_rows], protos)
-    result = model.fit(ids[fit_rows], sub, texts, previous=previous, packs=pack_list)
+    result = model.fit(ids[fit_rows], sub, texts, previous=previous, packs=pack_list, kept_rows=_WordRows(store))
     del sub, texts
     word_cache.save()
     incidents = list(result.incidents)
@@ -659,7 +691,7 @@ class _ExampleVectors:
         return vecs
 
 
-def _industry(post: Post, resolver: CompanyResolver | None) -> str | None:
+def _industry(post: Post | FitRow, resolver: CompanyResolver | None) -> str | None:
     """The industry of the post's first company that has one (its taxonomy pack)."""
     if resolver is None:
         return None

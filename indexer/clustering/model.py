@@ -36,7 +36,7 @@ from .cluster import (
     spread,
     warm_start,
 )
-from .reduce import LexicalReduction, NoReduction, PCAReduction, Reducer, reducer_from_state, unit_rows
+from .reduce import LexicalReduction, NoReduction, PCAReduction, Reducer, RowCache, reducer_from_state, unit_rows
 from .represent import TaxonomyPrototype, ctfidf_keywords, describe, disambiguate, keyphrases, representatives
 from .stable_ids import match_ids
 
@@ -163,10 +163,13 @@ class IncidentModel:
         texts: Sequence[str],
         previous: PreviousClusters | None = None,
         packs: Sequence[str | None] | None = None,
+        kept_rows: RowCache | None = None,
     ) -> ClusteringResult:
         """Cluster all posts from scratch. `vectors`: unit embeddings, one row per
         id; `texts`: what was embedded (for keywords); `packs`: each post's
-        taxonomy pack (represent.choose_packs), None = every seed type may fit.
+        taxonomy pack (represent.choose_packs), None = every seed type may fit;
+        `kept_rows`: the texts' word-space rows from earlier fits (the same rows,
+        read instead of computed: most of a re-fit's word-space cost).
         Ids are those of `previous` where the cluster is the same, fresh ones otherwise."""
         c = self.config
         post_ids = np.asarray(ids, dtype=np.int64)
@@ -183,7 +186,7 @@ class IncidentModel:
         # clusters are built in the joint space h; cz/cx keep the embedding side
         # (id matching, seed labels), centroids_joint the joint one (assign_new)
         self._fit_words(texts, prev, enough)
-        h = self._joint(z, texts)
+        h = self._joint(z, texts, kept_rows)
         labels = self.clusterer.fit_predict(h, _id_hash(post_ids, c.seed)) if enough else np.full(len(x), OUTLIER)
         labels = np.asarray(labels)
         if enough and c.steady_tolerance > 0 and isinstance(self.clusterer, WardClusterer):
@@ -261,11 +264,11 @@ class IncidentModel:
         elif (fitted := LexicalReduction(self.lexical, seed=self.config.seed).fit(texts)) is not None:
             self.words, self.words_rows = fitted, len(texts)
 
-    def _joint(self, z: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def _joint(self, z: np.ndarray, texts: Sequence[str], kept: RowCache | None = None) -> np.ndarray:
         """Unit rows of the embedding components joined with the word space (equal weight)."""
         if self.words is None:
             return z
-        return unit_rows(np.hstack([z, self.words.transform(texts)]))
+        return unit_rows(np.hstack([z, self.words.transform_kept(texts, kept)]))
 
     def _describe(
         self,

@@ -23,6 +23,17 @@ def unit_rows(v: np.ndarray) -> np.ndarray:
     return v / np.where(norms == 0, 1, norms)
 
 
+class RowCache(Protocol):
+    """Word-space rows computed before, kept by the caller between fits (the
+    indexer: in the store's app state), per fitted space (fingerprint)."""
+
+    def load(self, space: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(sorted uint64 text hashes, float32 rows in that order), None when none are kept."""
+        ...
+
+    def save(self, space: str, hashes: np.ndarray, rows: np.ndarray) -> None: ...
+
+
 class Reducer(Protocol):
     kind: str
 
@@ -228,6 +239,49 @@ class LexicalReduction:
         if self._index is None:
             self._index, self._cols = {str(t): j for j, t in enumerate(self.terms)}, {}
         return unit_rows(np.asarray(self._tfidf(self._counts(texts, self._index, self._cols)) @ self.components.T))
+
+    def fingerprint(self) -> str:
+        """What a text's row depends on besides the text: the fitted space."""
+        if self.terms is None or self.idf is None or self.components is None:
+            raise RuntimeError("LexicalReduction.fingerprint before fit")
+        h = hashlib.sha256(f"lexical-{self.max_chars}-{self.components.shape}".encode())
+        h.update("\x00".join(self.terms.tolist()).encode("utf-8"))
+        h.update(np.ascontiguousarray(self.idf, np.float32).tobytes())
+        h.update(np.ascontiguousarray(self.components, np.float32).tobytes())
+        return h.hexdigest()
+
+    def transform_kept(self, texts: Sequence[str], kept: RowCache | None) -> np.ndarray:
+        """transform(texts), reusing the rows ``kept`` holds for this space: a
+        text's row depends only on the text and the space (rows are computed
+        independently), so a kept row is the row transform() would give. Keeps
+        the rows of exactly these texts afterwards (a text no longer read drops out)."""
+        if kept is None or not len(texts):
+            return self.transform(texts)
+        space = self.fingerprint()  # raises unless fitted
+        assert self.components is not None
+        dims = len(self.components)
+        hashes = _text_hashes(texts)
+        out: np.ndarray | None = None
+        have = np.zeros(len(texts), bool)
+        got = kept.load(space)
+        usable = got is not None and len(got[0]) and got[1].shape == (len(got[0]), dims)
+        if got is not None and usable and np.all(got[0][1:] > got[0][:-1]):  # sorted, as saved; else computed again
+            known, rows = got
+            at = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+            have = known[at] == hashes
+            out = np.empty((len(texts), rows.shape[1]), np.float32)
+            out[have] = rows[at[have]]
+        missing = np.flatnonzero(~have)
+        if len(missing):
+            new = self.transform([texts[i] for i in missing.tolist()])
+            if out is None:
+                out = np.empty((len(texts), new.shape[1]), np.float32)
+            out[missing] = new
+        assert out is not None
+        uniq, first = np.unique(hashes, return_index=True)  # sorted, as load() gives them back
+        if len(missing) or got is None or len(uniq) != len(got[0]):
+            kept.save(space, uniq, out[first])
+        return out
 
     def state(self) -> dict[str, np.ndarray]:
         assert self.terms is not None and self.idf is not None and self.components is not None

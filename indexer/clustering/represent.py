@@ -58,10 +58,25 @@ def _term(token: str) -> tuple[str, str] | None:
 def _terms(text: str) -> dict[str, str]:
     """stem -> first surface form, for the distinct content words of one text."""
     out: dict[str, str] = {}
-    for tok in tokens(text[:MAX_CHARS]):
+    for tok in dict.fromkeys(tokens(text[:MAX_CHARS])):  # each word once, first-seen order
         if (t := _term(tok)) is not None:
             out.setdefault(t[0], t[1])
     return out
+
+
+def _count(cnt: Counter[str], surf: dict[str, dict[str, int]], found: Mapping[str, str]) -> None:
+    """Count one post's distinct keys (key -> surface) into ``cnt`` and each key's surfaces into ``surf``."""
+    cnt.update(found.keys())  # an iterable of keys: each counts once (C loop)
+    for key, words in found.items():
+        if (s := surf.get(key)) is None:
+            surf[key] = {words: 1}  # a plain dict: a Counter per key was a third of the counting
+        else:
+            s[words] = s.get(words, 0) + 1
+
+
+def _most_common(counts: dict[str, int]) -> str:
+    """The most frequent surface, the first seen among equals (Counter.most_common(1))."""
+    return max(counts, key=counts.__getitem__)
 
 
 def ctfidf_keywords(docs_by_class: Mapping[int, Sequence[str]], top_n: int = 10) -> dict[int, list[str]]:
@@ -71,14 +86,12 @@ def ctfidf_keywords(docs_by_class: Mapping[int, Sequence[str]], top_n: int = 10)
     word cannot make it a cluster keyword. Classes with a negative id (outliers)
     take part in f(t) but get no keywords."""
     counts: dict[int, Counter[str]] = {}
-    surfaces: dict[int, dict[str, Counter[str]]] = {}
+    surfaces: dict[int, dict[str, dict[str, int]]] = {}
     for c, docs in docs_by_class.items():
         cnt: Counter[str] = Counter()
-        surf: dict[str, Counter[str]] = {}
+        surf: dict[str, dict[str, int]] = {}
         for doc in docs:
-            for st, word in _terms(doc).items():
-                cnt[st] += 1
-                surf.setdefault(st, Counter())[word] += 1
+            _count(cnt, surf, _terms(doc))
         counts[c], surfaces[c] = cnt, surf
     total: Counter[str] = Counter()
     for cnt in counts.values():
@@ -92,7 +105,7 @@ def ctfidf_keywords(docs_by_class: Mapping[int, Sequence[str]], top_n: int = 10)
         scored = sorted(
             ((n / size) * np.log1p(avg / total[st]), st) for st, n in cnt.items() if n >= min(2, len(docs_by_class[c]))
         )
-        out[c] = [surfaces[c][st].most_common(1)[0][0] for _, st in reversed(scored[-top_n:])]
+        out[c] = [_most_common(surfaces[c][st]) for _, st in reversed(scored[-top_n:])]
     return out
 
 
@@ -163,21 +176,34 @@ def _phrases(text: str, banned: frozenset[str], sizes: tuple[int, ...] = (2, 3))
     """key -> surface for the distinct 2-3-word phrases of content words in one text.
     A Russian phrase needs a noun (pymorphy3), an English one cannot end in "-ly"."""
     out: dict[str, str] = {}
+    nouns = _morph() is not None
+    # _word inlined (the per-token calls were most of a 100k re-fit's keyphrase time)
     for segment in _BREAK.split(text[:MAX_CHARS]):
         run: list[tuple[str, str, str]] = []
-        for m in _WORD.finditer(segment):
-            tok = m.group()
-            w = None if tok.lower().replace("ё", "е") in banned else _word(tok)
+        for tok in _WORD.findall(segment):
+            low = tok.lower()
+            if banned and low.replace("ё", "е") in banned:
+                w = None
+            elif (w := WORDS.get(low, _MISSING)) is _MISSING:
+                w = WORDS[low] = _analyse_word(low)
             if w is None:
-                _emit(run, sizes, out)
+                if len(run) > 1:  # shorter runs hold no phrase
+                    _emit(run, sizes, out, nouns)
                 run = []
             else:
                 run.append(w)
-        _emit(run, sizes, out)
+        if len(run) > 1:
+            _emit(run, sizes, out, nouns)
     return out
 
 
-def _emit(run: list[tuple[str, str, str]], sizes: tuple[int, ...], out: dict[str, str]) -> None:
+def _emit(
+    run: list[tuple[str, str, str]], sizes: tuple[int, ...], out: dict[str, str], nouns: bool | None = None
+) -> None:
+    """The phrases of one run of content words into ``out`` (``nouns``: Russian
+    phrases need a noun, i.e. pymorphy3 is installed; looked up when None)."""
+    if nouns is None:
+        nouns = _morph() is not None
     for n in sizes:
         for i in range(len(run) - n + 1):
             part = run[i : i + n]
@@ -185,7 +211,7 @@ def _emit(run: list[tuple[str, str, str]], sizes: tuple[int, ...], out: dict[str
             if len(set(keys)) < n:  # "very very", "заказ заказ"
                 continue
             if _CYRILLIC.search(part[0][1]):
-                if _morph() is not None and not any(p[2] == "NOUN" for p in part):
+                if nouns and not any(p[2] == "NOUN" for p in part):
                     continue
             elif part[-1][1].endswith("ly"):
                 continue
@@ -208,14 +234,12 @@ def keyphrases(
     is not listed twice. `banned`: folded words never part of a phrase (company
     names). Classes with a negative id take part in the frequencies only."""
     counts: dict[int, Counter[str]] = {}
-    surfaces: dict[int, dict[str, Counter[str]]] = {}
+    surfaces: dict[int, dict[str, dict[str, int]]] = {}
     for c, docs in docs_by_class.items():
         cnt: Counter[str] = Counter()
-        surf: dict[str, Counter[str]] = {}
+        surf: dict[str, dict[str, int]] = {}
         for doc in docs:
-            for key, words in _phrases(doc, banned).items():
-                cnt[key] += 1
-                surf.setdefault(key, Counter())[words] += 1
+            _count(cnt, surf, _phrases(doc, banned))
         counts[c], surfaces[c] = cnt, surf
     total: Counter[str] = Counter()
     spread: Counter[str] = Counter()
@@ -246,7 +270,7 @@ def keyphrases(
             chosen.append(k)
             if len(chosen) >= top_n:
                 break
-        out[c] = [surfaces[c][k].most_common(1)[0][0] for k in chosen]
+        out[c] = [_most_common(surfaces[c][k]) for k in chosen]
     return out
 
 

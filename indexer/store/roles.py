@@ -34,6 +34,7 @@ from .types import (
     ComplaintReply,
     ComplaintSummary,
     FacetCounts,
+    FitRow,
     IncidentStat,
     UpsertResult,
     stored_id,
@@ -62,6 +63,15 @@ class PostStore(Protocol):
 
     @abc.abstractmethod
     def iter_posts(self, batch: int = 500) -> Iterator[Post]: ...
+
+    def iter_fit_rows(self, batch: int = 2000) -> Iterator[FitRow]:
+        """Every post as the fields the incident fit reads (types.FitRow), in id
+        order; backends read just those fields, without building Posts."""
+        for p in self.iter_posts(batch):
+            yield FitRow(
+                stored_id(p), p.title, p.text, list(p.companies), p.is_company_reply, p.parent_url, p.stance,
+                p.incident_id,
+            )  # fmt: skip
 
     @abc.abstractmethod
     def thread(self, thread_url: str) -> list[Post]: ...

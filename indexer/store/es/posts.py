@@ -14,11 +14,14 @@ from typing import Any
 from complaintwatch.models import Post, canonical_url
 
 from ..base import UpsertResult
+from ..types import FitRow
 from . import queries as q
 from .connection import MAX_WINDOW, PAGE, ESBase
 from .documents import POST_SOURCE, doc_key, iso, now_ms, post_doc, post_from_source
 
 UPSERT_BATCH = 1000
+# the _source fields a FitRow is read from
+FIT_SOURCE = ["id", "title", "text", "companies", "is_company_reply", "parent_url", "stance", "incident_id"]
 
 
 class PostsMixin(ESBase):
@@ -178,6 +181,15 @@ class PostsMixin(ESBase):
         for hits in self._scan({"match_all": {}}, POST_SOURCE, batch):
             for h in hits:
                 yield post_from_source(h["_source"])
+
+    def iter_fit_rows(self, batch: int = 2000) -> Iterator[FitRow]:
+        for hits in self._scan({"match_all": {}}, FIT_SOURCE, batch):
+            for h in hits:
+                s = h["_source"]
+                yield FitRow(
+                    s["id"], s["title"], s["text"], list(s.get("companies") or []), bool(s.get("is_company_reply")),
+                    s.get("parent_url"), s.get("stance"), s.get("incident_id"),
+                )  # fmt: skip
 
     def count_posts(self) -> int:
         return int(self.es.count(index=self.alias)["count"])

@@ -13,7 +13,7 @@ from complaintwatch.models import Incident, Post, canonical_url
 
 from ...analysis import searchable_title, stemmed_text
 from ..roles import PostStore
-from ..types import UpsertResult, stored_id
+from ..types import FitRow, UpsertResult, stored_id
 from .connection import SQLiteConnection
 from .schema import COLS, iso, posts_by_id, row_to_post
 
@@ -176,6 +176,22 @@ class SQLitePosts(SQLiteConnection, PostStore):
             for r in rows:
                 yield row_to_post(r)
             last = rows[-1]["id"]
+
+    def iter_fit_rows(self, batch: int = 2000) -> Iterator[FitRow]:
+        last = 0
+        while True:
+            cur = self.db.cursor()
+            cur.row_factory = None  # plain tuples: no sqlite3.Row per post
+            rows = cur.execute(
+                "SELECT id, title, text, companies, is_company_reply, parent_url, stance, incident_id"
+                " FROM posts WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for pid, title, text, companies, reply, parent, stance, incident in rows:
+                yield FitRow(pid, title, text, json.loads(companies), bool(reply), parent, stance, incident)
+            last = rows[-1][0]
 
     def thread(self, thread_url: str) -> list[Post]:
         u = canonical_url(thread_url)
