@@ -5,20 +5,35 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 
 from .analysis import stem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _matches(text: str, query_stems: set[str]) -> list[re.Match[str]]:
+    """The words of ``text`` whose stem is a query stem, in order. Each distinct word
+    is stemmed once, and only the matching ones are searched for again: a long post
+    repeats most of its words, and most have no match."""
+    hits = [w for w in set(_WORD.findall(text)) if stem(w) in query_stems]
+    if not hits:
+        return []
+    # whole words only, as \w+ splits them: no word character on either side
+    pattern = r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(hits, key=len, reverse=True))) + r")(?!\w)"
+    return list(re.finditer(pattern, text))
+
+
 def snippet(text: str, query_stems: set[str], width: int = 240) -> str:
     """An HTML-safe excerpt of ``text`` around the densest run of matches, each
     matched word wrapped in <mark>. Everything else is escaped."""
     text = " ".join(text.split())
-    matches = [m for m in _WORD.finditer(text) if stem(m.group()) in query_stems] if query_stems else []
+    matches = _matches(text, query_stems) if query_stems else []
     if matches:
-        # start at the match whose window covers the most other matches
-        best = max(matches, key=lambda m: sum(1 for o in matches if m.start() <= o.start() < m.start() + width))
+        # start at the match whose window covers the most other matches (the first such):
+        # matches are in text order, so those a window covers end at a bisection
+        starts = [m.start() for m in matches]
+        best = matches[max(range(len(starts)), key=lambda i: bisect_left(starts, starts[i] + width) - i)]
         start = max(0, best.start() - width // 4)
     else:
         start = 0

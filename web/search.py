@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from markupsafe import Markup, escape
 
 from complaintwatch.models import Incident, Post, SearchFilters, SearchHit
+from indexer.query import parse_query
+from indexer.snippets import snippet
 from indexer.store.types import FACET_FIELDS, FacetCount, FacetCounts, FacetValue, facet_filters
 
 from .params import SearchParams
@@ -81,8 +83,25 @@ class SearchResult:
 class _Candidate:
     post_id: int
     score: float
-    hit: SearchHit | None
+    hit: SearchHit | None  # a text hit with its post, from stores that return them
     vector: bool
+    text: bool = False  # found by the words (with or without ``hit``)
+
+
+def _text_ranked(
+    query: str, filters: SearchFilters, limit: int
+) -> tuple[list[tuple[int, float]], int, list[SearchHit]]:
+    """The text search's (post id, score) pairs best-first, its total, and its hits
+    when the store returns whole hits. The embedded store ranks without reading
+    the posts (``search_text_ranked``): fusion needs ids and scores only, and
+    just the shown page's posts are read afterwards."""
+    store = services().store
+    ranked = getattr(store, "search_text_ranked", None)  # optional: Elasticsearch returns the posts anyway
+    if ranked is not None:
+        pairs, total = ranked(query, filters, limit=limit)
+        return pairs, total, []
+    hits, total = store.search_text(query, filters, limit=limit)
+    return [(h.post.id, h.score) for h in hits if h.post.id is not None], total, hits
 
 
 def _candidates(
@@ -94,10 +113,10 @@ def _candidates(
     svc = services()
     cap = setting("MAX_RESULTS")
     filters = filters or params.filters
-    hits, text_total = svc.store.search_text(params.q, filters, limit=depth)
-    if (all_text or params.sort == "date") and text_total > len(hits) and len(hits) < cap:
+    text, text_total, hits = _text_ranked(params.q, filters, depth)
+    if (all_text or params.sort == "date") and text_total > len(text) and len(text) < cap:
         # the newest matches may rank low: take all of them (up to the cap)
-        hits, text_total = svc.store.search_text(params.q, filters, limit=min(text_total, cap))
+        text, text_total, hits = _text_ranked(params.q, filters, min(text_total, cap))
     vec: list[tuple[int, float]] = []
     embedder = svc.embedder if params.similar else None
     use_vectors = embedder is not None
@@ -108,17 +127,18 @@ def _candidates(
         vec = [(pid, s) for pid, s in found if s >= min_sim]
     by_id = {h.post.id: h for h in hits}
     vec_ids = {pid for pid, _ in vec}
-    text_ids = [h.post.id for h in hits if h.post.id is not None]  # always set on a stored post
+    text_ids = [pid for pid, _ in text]
+    is_text = set(text_ids)
     fused = reciprocal_rank_fusion([text_ids, [pid for pid, _ in vec]], k=setting("RRF_K"))
-    cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids) for pid, score in fused]
+    cands = [_Candidate(pid, score, by_id.get(pid), pid in vec_ids, pid in is_text) for pid, score in fused]
     # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
-    total = len(cands) + max(0, text_total - len(hits))
+    total = len(cands) + max(0, text_total - len(text))
     return cands, total, use_vectors
 
 
 def _with_posts(cands: list[_Candidate]) -> list[tuple[_Candidate, Post]]:
-    """The candidates with their posts (a text hit has its own; the vector-only hits are
-    read in one batch); those deleted since the vector search left out."""
+    """The candidates with their posts (a whole text hit has its own; the others are
+    read in one batch); those deleted since the search left out."""
     posts = services().store.get_posts([c.post_id for c in cands if c.hit is None])
     out = []
     for c in cands:
@@ -128,15 +148,20 @@ def _with_posts(cands: list[_Candidate]) -> list[tuple[_Candidate, Post]]:
     return out
 
 
-def _items(found: Iterable[tuple[_Candidate, Post]]) -> list[ResultItem]:
+def _items(found: Iterable[tuple[_Candidate, Post]], query: str = "") -> list[ResultItem]:
     # snippets only here: for the shown results, not every candidate
     out = []
+    stems: set[str] | None = None
     for c, post in found:
         if c.hit is not None:
             snip = Markup(c.hit.snippet)  # the store's snippet: escaped, with <mark>
+        elif c.text:  # the same snippet the stores make, from the post as the app shows it
+            if stems is None:
+                stems = parse_query(query).positive_stems
+            snip = Markup(snippet(post.text, stems))
         else:
             snip = start_of_text(post.text or post.title)
-        matched = "text+vector" if c.hit is not None and c.vector else ("text" if c.hit is not None else "vector")
+        matched = "text+vector" if c.text and c.vector else ("text" if c.text else "vector")
         out.append(ResultItem(post, c.score, snip, matched))
     return out
 
@@ -168,9 +193,9 @@ def run_search(params: SearchParams) -> SearchResult:
     pages = max(1, math.ceil(total / pp))
     page = min(params.page, pages)
     if params.sort == "date":
-        items = _items(_newest_first(_with_posts(cands))[(page - 1) * pp : page * pp])
+        items = _items(_newest_first(_with_posts(cands))[(page - 1) * pp : page * pp], params.q)
     else:
-        items = _items(_with_posts(cands[(page - 1) * pp : page * pp]))
+        items = _items(_with_posts(cands[(page - 1) * pp : page * pp]), params.q)
     return SearchResult(items, total, page, pp, page < pages, "search", vector_used, matches)
 
 
@@ -181,7 +206,7 @@ def all_results(params: SearchParams) -> list[ResultItem]:
         return _latest(params, cap)
     cands, _, _ = _candidates(params, cap)
     found = _with_posts(cands[:cap])
-    return _items(_newest_first(found) if params.sort == "date" else found)
+    return _items(_newest_first(found) if params.sort == "date" else found, params.q)
 
 
 def _narrowed(f: SearchFilters, since: datetime | None, until: datetime | None) -> SearchFilters:
@@ -214,7 +239,7 @@ def newest_match_items(
     if not params.q:
         return [ResultItem(p, None, Markup(""), "latest") for p in services().store.latest_posts(f, limit=limit)]
     cands, _, _ = _candidates(params, setting("MAX_RESULTS"), f, all_text=True)
-    return _items(_newest_first(_with_posts(cands))[:limit])
+    return _items(_newest_first(_with_posts(cands))[:limit], params.q)
 
 
 def newest_matches(

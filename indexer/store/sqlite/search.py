@@ -81,45 +81,57 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
 
         def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def search_text(
-        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
-    ) -> tuple[list[SearchHit], int]:
-        pq = parse_query(query)
-        expr = to_fts5(pq)
-        if expr is None:
-            return [], 0
-        limit, offset = max(0, int(limit)), max(0, int(offset))
-        allowed = self.search_state().allowed_ids(self.db, filters)
-        # ranked and counted on the full-text index alone: only the page's posts are read
-        if allowed is None:
-            total = self.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)).fetchone()[0]
-            ranked = [
-                (r[0], r[1])
-                for r in self.db.execute(
-                    "SELECT rowid, bm25(posts_fts, 2.0, 1.0) AS score FROM posts_fts WHERE posts_fts MATCH ?"
-                    " ORDER BY score, rowid LIMIT ? OFFSET ?",
-                    (expr, limit, offset),
-                )
-            ]
-        else:
+    def _text_matches(self, expr: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every post the FTS expression matches: ids ascending and their BM25 scores
+        (lower is better). One pass over the full-text index, remembered while the
+        store is unchanged: a search request counts, ranks and facets the same match."""
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
             rows = self.db.execute(
                 "SELECT rowid, bm25(posts_fts, 2.0, 1.0) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)
             ).fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # FTS5 gives rowid order; don't rely on it
+                order = np.argsort(ids, kind="stable")
+                ids, scores = ids[order], scores[order]
+            ids.flags.writeable = scores.flags.writeable = False  # shared through the memo
+            return ids, scores
+
+        return self.search_state().remembered("text", (expr,), compute, keep=16)
+
+    def search_text_ranked(
+        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[tuple[int, float]], int]:
+        """search_text's (post id, score) pairs and total, without reading the posts:
+        the web's fusion ranks 100 candidates and shows 20 of them."""
+        expr = to_fts5(parse_query(query))
+        if expr is None:
+            return [], 0
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        ids, scores = self._text_matches(expr)
+        allowed = self.search_state().allowed_ids(self.db, filters)
+        if allowed is not None:
             keep = _member(ids, allowed)
             ids, scores = ids[keep], scores[keep]
-            total = len(ids)
-            order = np.lexsort((ids, scores))[offset : offset + limit]
-            ranked = [(int(ids[i]), float(scores[i])) for i in order]
+        total, k = len(ids), offset + limit
+        if offset >= total or not limit:
+            return [], total
+        if k < total:  # only the best k need sorting: those scoring up to the k-th score (ties included)
+            near = scores <= np.partition(scores, k - 1)[k - 1]
+            ids, scores = ids[near], scores[near]
+        order = np.lexsort((ids, scores))[offset:k]  # best BM25 first, then by id
+        return [(int(ids[i]), -float(scores[i])) for i in order], total
+
+    def search_text(
+        self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[SearchHit], int]:
+        ranked, total = self.search_text_ranked(query, filters, limit, offset)
         posts = posts_by_id(self.db, (pid for pid, _ in ranked))
-        stems = pq.positive_stems
-        hits = [
-            SearchHit(post=posts[pid], score=-score, make_snippet=partial(snippet, query_stems=stems))
-            for pid, score in ranked
-            if pid in posts
-        ]
-        return hits, total
+        make = partial(snippet, query_stems=parse_query(query).positive_stems)
+        return [
+            SearchHit(post=posts[pid], score=score, make_snippet=make) for pid, score in ranked if pid in posts
+        ], total
 
     def search_vector(
         self,
@@ -192,12 +204,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         text = None  # None: every post (no query)
         if query.strip():
             expr = to_fts5(parse_query(query))
-            ids = (
-                [r[0] for r in self.db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", (expr,))]
-                if expr is not None
-                else []
-            )
-            text = facets.in_ids(np.sort(np.asarray(ids, dtype=np.int64)))
+            # the match the search itself just made (remembered): not a second pass over the index
+            text = facets.in_ids(self._text_matches(expr)[0] if expr is not None else np.zeros(0, np.int64))
         out: FacetCounts = {}
         for name in fields:
             m = facets.mask(self.db, facet_filters(filters, name))
@@ -206,8 +214,10 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             extra = list((also or {}).get(name) or ())
             if extra:
                 m |= facets.in_ids(np.sort(np.asarray(extra, dtype=np.int64)))
-            kinds = (facets.root & ~facets.reply, ~facets.root & ~facets.reply, facets.reply)
-            out[name] = facet_from_parts(*(facets.counts(self.db, name, m & k) for k in kinds))
+            at = np.flatnonzero(m)  # counted at the matching positions only
+            root, reply = facets.root[at], facets.reply[at]
+            kinds = (at[root & ~reply], at[~root & ~reply], at[reply])
+            out[name] = facet_from_parts(*(facets.counts(self.db, name, k) for k in kinds))
         return out
 
     def latest_posts(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0) -> list[Post]:

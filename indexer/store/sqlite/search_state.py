@@ -179,8 +179,10 @@ class Facets:
             m &= self.reply
         return m
 
-    # -- facet counts over a mask of posts (Store.facet_counts) --
+    # -- facet counts over a set of posts (Store.facet_counts) --
     def company_pairs(self, db: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every post's companies by position: (offsets, company codes, companies by code),
+        the codes of the post at position i being codes[offsets[i]:offsets[i + 1]]."""
         if self._company_pairs is None:
             rows = db.execute("SELECT post_id, company FROM post_companies").fetchall()
             post_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -189,39 +191,50 @@ class Facets:
             pos = np.searchsorted(self.ids, post_ids) if len(self.ids) else np.zeros(len(rows), dtype=np.int64)
             known = pos < len(self.ids)
             known[known] = self.ids[pos[known]] == post_ids[known]  # a pair of a post written since the load
-            self._company_pairs = (pos[known], comp[known], list(codes))
+            pos, comp = pos[known], comp[known]
+            order = np.argsort(pos, kind="stable")
+            offsets = np.searchsorted(pos[order], np.arange(len(self.ids) + 1))
+            self._company_pairs = (offsets, comp[order], list(codes))
         return self._company_pairs
 
     @staticmethod
-    def _coded_counts(arr: np.ndarray, codes: dict, m: np.ndarray) -> list[tuple]:
-        n = np.bincount(arr[m], minlength=len(codes))
+    def _coded_counts(arr: np.ndarray, codes: dict, at: np.ndarray) -> list[tuple]:
+        n = np.bincount(arr[at], minlength=len(codes))
         return [(v, int(n[c])) for v, c in codes.items() if v not in (None, "") and n[c]]
 
-    def counts(self, db: sqlite3.Connection, facet: str, m: np.ndarray) -> list[tuple]:
-        """(value, posts) of one facet (indexer/store/types.py FACET_FIELDS) over the posts in ``m``."""
+    def counts(self, db: sqlite3.Connection, facet: str, at: np.ndarray) -> list[tuple]:
+        """(value, posts) of one facet (indexer/store/types.py FACET_FIELDS) over the posts
+        at positions ``at``: a search's few thousand matches, not a mask of every post."""
         if facet == "site":
-            return self._coded_counts(self.site, self.sites, m)
+            return self._coded_counts(self.site, self.sites, at)
         if facet == "lang":
-            return self._coded_counts(self.lang, self.langs, m)
+            return self._coded_counts(self.lang, self.langs, at)
         if facet == "stance":
-            out = dict(self._coded_counts(self.stance, self.stances, m))
+            out = dict(self._coded_counts(self.stance, self.stances, at))
             # not classified yet counts as a complaint, as the stance filter does; a company's reply never
-            unset = int((m & self._is(self.stance, self.stances, None) & ~self.reply).sum())
+            none = self.stances.get(None)
+            unset = 0 if none is None else int(((self.stance[at] == none) & ~self.reply[at]).sum())
             if unset:
                 out[COMPLAINT] = out.get(COMPLAINT, 0) + unset
             return list(out.items())
         if facet == "incident":
-            values, n = np.unique(self.incident[m & (self.incident >= 0)], return_counts=True)
+            inc = self.incident[at]
+            values, n = np.unique(inc[inc >= 0], return_counts=True)
             return [(int(v), int(c)) for v, c in zip(values, n)]
         if facet == "type":
+            root, reply = self.root[at], self.reply[at]
             return [
-                ("complaint", int((m & self.root & ~self.reply).sum())),
-                ("comment", int((m & ~self.root & ~self.reply).sum())),
-                ("company_reply", int((m & self.reply).sum())),
+                ("complaint", int((root & ~reply).sum())),
+                ("comment", int((~root & ~reply).sum())),
+                ("company_reply", int(reply.sum())),
             ]
         if facet == "company":
-            pos, comp, names = self.company_pairs(db)
-            n = np.bincount(comp[m[pos]], minlength=len(names))
+            offsets, comp, names = self.company_pairs(db)
+            starts, ends = offsets[at], offsets[np.asarray(at) + 1]
+            lens = ends - starts
+            # the pairs of every post in ``at``: each post's run of codes, concatenated
+            idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+            n = np.bincount(comp[idx], minlength=len(names))
             return [(names[c], int(n[c])) for c in np.flatnonzero(n)]
         raise ValueError(f"unknown facet {facet!r}")
 
