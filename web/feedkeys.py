@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import url_for
+from flask import g, url_for
 
 from complaintwatch.models import SavedSearch
 
@@ -27,6 +27,12 @@ UNOWNED = 0  # alerts made before accounts existed: admins only, keyed as owner 
 
 
 def _secret() -> bytes:
+    if "_cw_feed_secret" not in g:  # once per request: the alerts list builds an address per alert
+        g._cw_feed_secret = _read_secret()
+    return g._cw_feed_secret
+
+
+def _read_secret() -> bytes:
     st = store()
     doc = st.state_get(KIND, KEY)
     if doc is None:
@@ -38,7 +44,9 @@ def _secret() -> bytes:
 
 def _owner(alert_id: int) -> int | None:
     """The owner's id while that account exists; UNOWNED for an alert nobody owns."""
-    owner = accounts().owners_by_alert().get(alert_id)
+    if "_cw_alert_owners" not in g:  # once per request, as the secret
+        g._cw_alert_owners = accounts().owners_by_alert()
+    owner = g._cw_alert_owners.get(alert_id)
     if owner is None:
         return UNOWNED
     return owner if accounts().get(str(owner)) is not None else None
