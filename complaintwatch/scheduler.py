@@ -182,6 +182,10 @@ class Runner:
         self._site_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._index_lock = threading.Lock()
         self._state_lock = threading.Lock()  # read-modify-write of the index record
+        # Jobs touch the scheduler only under this guard, after checking `stopping`:
+        # APScheduler's shutdown(wait=True) holds its job-store lock while it waits
+        # for running jobs, so a job calling get_jobs() then would wait forever.
+        self._sched_guard = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}
         self._sources: list[Source] = []
         self._sources_mtime: float | None = None
@@ -265,6 +269,8 @@ class Runner:
                     start_new_session=True,  # a terminal's Ctrl-C reaches the scheduler, which stops crawls in order
                 )
                 self._procs[src.key] = proc
+                if self.stopping.is_set():  # shutdown's terminate loop may have run before this child existed
+                    proc.terminate()
                 try:
                     proc.wait(timeout=timeout.total_seconds())
                 except subprocess.TimeoutExpired:
@@ -580,8 +586,9 @@ class Runner:
     def shutdown(self) -> None:
         self.stopping.set()
         sched = getattr(self, "_sched", None)
-        if sched is not None and sched.running:
-            sched.pause()
+        with self._sched_guard:  # from here on no job touches the scheduler
+            if sched is not None and sched.running:
+                sched.pause()
         for proc in list(self._procs.values()):
             proc.terminate()  # Scrapy's graceful stop: in-flight pages finish, the store batch is written
         if sched is not None and sched.running:
@@ -606,6 +613,17 @@ class Runner:
             jid = f"source:{s.key}"
             if jid not in active:
                 wanted[jid] = max(now, self.due_at(s, runs.get(s.key)) or now)
+        with self._sched_guard:
+            if self.stopping.is_set():
+                return
+            self._schedule_sources(wanted, active)
+            if not self._index_lock.locked():
+                if self.refit_due(now):
+                    self._submit_locked("refit", lambda: self.run_index(full=True))
+                elif self.index_pending():
+                    self._submit_locked("index", self.run_index)
+
+    def _schedule_sources(self, wanted: dict[str, datetime], active: set[str]) -> None:
         for job in self._sched.get_jobs():
             if job.id.startswith("source:") and job.id not in wanted and job.id not in active:
                 job.remove()  # the source left the file
@@ -617,14 +635,14 @@ class Runner:
                 )
             elif job.next_run_time is not None and abs((job.next_run_time - when).total_seconds()) > 1:
                 job.reschedule("date", run_date=when)
-        if not self._index_lock.locked():
-            if self.refit_due(now):
-                self._submit("refit", lambda: self.run_index(full=True))
-            elif self.index_pending():
-                self._submit("index", self.run_index)
 
     def _submit(self, job_id: str, func: Callable[[], Any]) -> None:
-        if self._sched.get_job(job_id) is None and not self.stopping.is_set():
+        with self._sched_guard:
+            if not self.stopping.is_set():
+                self._submit_locked(job_id, func)
+
+    def _submit_locked(self, job_id: str, func: Callable[[], Any]) -> None:
+        if self._sched.get_job(job_id) is None:
             self._sched.add_job(func, id=job_id, next_run_time=utcnow())
 
     def _source_job(self, key: str) -> None:

@@ -285,6 +285,41 @@ def test_long_running_loop_runs_each_due_source_once(tmp_path, monkeypatch):
     assert hb.mode == "run" and hb.stopping and hb.sources == 2
 
 
+def test_stopping_while_a_tick_is_in_flight_does_not_hang(tmp_path, monkeypatch):
+    """Stop while a tick is half-way (before it reaches the scheduler's job
+    list): APScheduler's shutdown(wait=True) holds its job-store lock while it
+    waits for that tick, so a tick that then asked for the job list waited for
+    ever (a CI hang seen under load). The tick now sees `stopping` first."""
+    monkeypatch.setenv("COMPLAINTWATCH_STATE_DIR", str(tmp_path / "state"))
+    with answering(500) as broken:
+        sources = write_sources(tmp_path / "sources.toml", [("forum", f"{broken}/", "6h")])
+        cfg = RunConfig(
+            store_url=str(tmp_path / "s.db"), sources_file=sources, index=False, deliver=False, tick_seconds=3600
+        )
+        in_tick, release = threading.Event(), threading.Event()
+
+        class HeldTick(Runner):
+            def watches(self) -> int:  # the tick's first step: hold it there until the loop is stopping
+                in_tick.set()
+                release.wait(30)
+                return super().watches()
+
+        stop = threading.Event()
+        with open_store(cfg.store_url) as store:
+            runner = HeldTick(store, cfg)
+            loop = threading.Thread(
+                target=runner.serve_forever, kwargs={"install_signals": False, "stop": stop}, daemon=True
+            )
+            loop.start()
+            assert in_tick.wait(30)
+            stop.set()
+            time.sleep(2.5)  # the loop notices within 1 s and is now in the scheduler's shutdown
+            release.set()
+            loop.join(timeout=20)
+            assert not loop.is_alive(), "shutdown deadlocked with the tick in flight"
+            assert RunState(store).heartbeat().stopping
+
+
 @pytest.mark.slow
 def test_sigterm_stops_the_crawl_and_records_it_interrupted(tmp_path):
     """`complaintwatch run` as a process: SIGTERM while a crawl waits on a slow
