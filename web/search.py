@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime, timezone
 
+from flask import g, has_app_context
 from markupsafe import Markup, escape
 
 from complaintwatch.models import Incident, Post, SearchFilters, SearchHit
@@ -121,9 +122,8 @@ def _candidates(
     embedder = svc.embedder if params.similar else None
     use_vectors = embedder is not None
     if embedder is not None:
-        vector = svc.encode_query(params.q)
         min_sim = setting("VECTOR_MIN_SIMILARITY")
-        found = svc.store.search_vector(embedder.name, vector, filters, setting("VECTOR_DEPTH"), query=params.q)
+        found = vector_hits(params.q, filters)
         vec = [(pid, s) for pid, s in found if s >= min_sim]
     by_id = {h.post.id: h for h in hits}
     vec_ids = {pid for pid, _ in vec}
@@ -134,6 +134,24 @@ def _candidates(
     # hits beyond the fetched depth still count (a vector hit among them is counted twice: rare, harmless)
     total = len(cands) + max(0, text_total - len(text))
     return cands, total, use_vectors
+
+
+def vector_hits(query: str, filters: SearchFilters) -> list[tuple[int, float]]:
+    """The store's nearest posts (id, similarity) to the query's embedding under the filters,
+    asked once per request: the results and the facets that share their filters (the page and
+    the API ask both) get one answer, so they count the same hits at the cost of one search."""
+    svc = services()
+    assert svc.embedder is not None
+    memo: dict | None = g.setdefault("vector_hits", {}) if has_app_context() else None
+    key = (query, astuple(filters))
+    if memo is not None and key in memo:
+        return memo[key]
+    found = svc.store.search_vector(
+        svc.embedder.name, svc.encode_query(query), filters, setting("VECTOR_DEPTH"), query=query
+    )
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 def _with_posts(cands: list[_Candidate]) -> list[tuple[_Candidate, Post]]:
@@ -261,7 +279,6 @@ def _similar_ids(params: SearchParams, fields: Sequence[str]) -> dict[str, list[
     svc = services()
     if not params.q or not params.similar or svc.embedder is None:
         return {}
-    vector = svc.encode_query(params.q)
     min_sim = setting("VECTOR_MIN_SIMILARITY")
     by_filters: dict[tuple, list[int]] = {}
     out = {}
@@ -269,7 +286,7 @@ def _similar_ids(params: SearchParams, fields: Sequence[str]) -> dict[str, list[
         f = facet_filters(params.filters, name)
         key = astuple(f)
         if key not in by_filters:
-            found = svc.store.search_vector(svc.embedder.name, vector, f, setting("VECTOR_DEPTH"), query=params.q)
+            found = vector_hits(params.q, f)
             by_filters[key] = [pid for pid, sim in found if sim >= min_sim]
         out[name] = by_filters[key]
     return out

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from complaintwatch.models import Post, SearchFilters
 
 MAX_SAME_STORY = 50  # copies same_story() returns at most
+Key = TypeVar("Key", int, str)  # how a backend names a post: a row id, a document _id
 
 
 @dataclass(slots=True)
@@ -215,3 +216,26 @@ def stored_id(post: Post) -> int:
 def rank_company_counts(counts: Iterable[CompanyCounts]) -> list[CompanyCounts]:
     """Most complaints first, then most posts, then by id."""
     return sorted(counts, key=lambda c: (-c.complaints, -c.posts, c.company))
+
+
+def whole_threads(
+    seeds: Iterable[tuple[Key, str]], under: Callable[[list[str]], Iterable[tuple[Key, str]]], chunk: int
+) -> list[Key]:
+    """The keys of a takedown's posts, sorted: the posts at the listed URLs (``seeds``: their
+    (key, url)) and everything in their threads or answering them, replies of replies included.
+    ``under(urls)``: (key, url) of the posts at, in the thread of, or answering one of the urls
+    (at most ``chunk`` of them), the backend's one look-up; repeated until nothing new turns up."""
+    found: set[Key] = set()
+
+    def unseen(pairs: Iterable[tuple[Key, str]]) -> list[str]:
+        urls = []
+        for key, url in pairs:
+            if key not in found:
+                found.add(key)
+                urls.append(url)
+        return urls
+
+    frontier = unseen(seeds)
+    while frontier:
+        frontier = [url for i in range(0, len(frontier), chunk) for url in unseen(under(frontier[i : i + chunk]))]
+    return sorted(found)

@@ -11,6 +11,7 @@ from typing import Any
 from complaintwatch.models import Post, utcnow
 
 from ..base import TakedownMatcher, takedown_key, takedown_match_key
+from ..types import whole_threads
 from . import queries as q
 from .connection import BULK_CHUNK, PAGE, ESBase
 from .documents import POST_SOURCE, doc_key, iso, post_from_source
@@ -33,22 +34,13 @@ class TakedownsMixin(ESBase):
     def _keys_under(self, matcher: TakedownMatcher) -> list[str]:
         """Document keys of the posts at the listed URLs (or a variant of them)
         and of everything in their threads or answering them, replies of replies included."""
-        found: set[str] = set()
-        frontier = []
-        for h in matching_posts(self, matcher):
-            if h["_id"] not in found:
-                found.add(h["_id"])
-                frontier.append(h["_source"]["url"])
-        while frontier:
-            new: list[str] = []
-            for i in range(0, len(frontier), PAGE):
-                for hits in self._scan(q.under_urls_query(frontier[i : i + PAGE]), ["url"]):
-                    for h in hits:
-                        if h["_id"] not in found:
-                            found.add(h["_id"])
-                            new.append(h["_source"]["url"])
-            frontier = new
-        return sorted(found)
+
+        def under(urls: list[str]) -> Iterator[tuple[str, str]]:
+            for hits in self._scan(q.under_urls_query(urls), ["url"]):
+                yield from ((h["_id"], h["_source"]["url"]) for h in hits)
+
+        seeds = ((h["_id"], h["_source"]["url"]) for h in matching_posts(self, matcher))
+        return whole_threads(seeds, under, PAGE)
 
     def add_takedowns(self, urls: Iterable[str]) -> int:
         from elasticsearch import helpers

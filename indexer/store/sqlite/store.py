@@ -18,6 +18,7 @@ import numpy as np
 from complaintwatch.models import canonical_url, utcnow
 
 from ..base import Store, TakedownMatcher, takedown_key, takedown_match_key
+from ..types import whole_threads
 from .analytics import SQLiteAnalytics
 from .appstate import SQLiteAppState
 from .posts import SQLitePosts
@@ -115,27 +116,21 @@ class SQLiteStore(SQLitePosts, SQLiteSearch, SQLiteAnalytics, SQLiteAppState, St
     def _ids_under(self, matcher: TakedownMatcher) -> list[int]:
         """Ids of the posts at the listed URLs (or a variant of them) and of
         everything in their threads or answering them, replies of replies included."""
-        found: set[int] = set()
-        frontier = []
-        for r in self.db.execute("SELECT id, url, thread_url, parent_url FROM posts ORDER BY id"):
-            if matcher.any(r[1], r[2], r[3]):
-                found.add(r[0])
-                frontier.append(r[1])
-        while frontier:
-            new: list[str] = []
-            for i in range(0, len(frontier), 300):
-                chunk = frontier[i : i + 300]
-                marks = ",".join("?" * len(chunk))
-                for r in self.db.execute(
-                    f"SELECT id, url FROM posts WHERE url IN ({marks}) OR thread_url IN ({marks})"
-                    f" OR parent_url IN ({marks})",
-                    chunk * 3,
-                ):
-                    if r[0] not in found:
-                        found.add(r[0])
-                        new.append(r[1])
-            frontier = new
-        return sorted(found)
+        seeds = (
+            (r[0], r[1])
+            for r in self.db.execute("SELECT id, url, thread_url, parent_url FROM posts ORDER BY id")
+            if matcher.any(r[1], r[2], r[3])
+        )
+
+        def under(urls: list[str]) -> Iterable[tuple[int, str]]:
+            marks = ",".join("?" * len(urls))
+            return self.db.execute(
+                f"SELECT id, url FROM posts WHERE url IN ({marks}) OR thread_url IN ({marks})"
+                f" OR parent_url IN ({marks})",
+                urls * 3,
+            )
+
+        return whole_threads(seeds, under, 300)
 
     def add_takedowns(self, urls: Iterable[str]) -> int:
         keys = sorted({takedown_key(u) for u in urls if u and u.strip()})
