@@ -133,7 +133,7 @@ def make_queries(base: list[Post], vecs: np.ndarray, n: int, seed: int = 7) -> l
     rng = random.Random(seed)
     words_ru, words_en = Counter(), Counter()
     for p in base:
-        for w in set(re.findall(r"\w{5,}", p.text.lower())):
+        for w in sorted(set(re.findall(r"\w{5,}", p.text.lower()))):  # sorted: the same queries every run
             if w.isdigit() or "x" * 4 in w:
                 continue
             (words_ru if p.language == "ru" else words_en)[w] += 1
@@ -210,17 +210,25 @@ VECTOR_DEPTH = DEFAULTS["VECTOR_DEPTH"]
 
 
 def hybrid(store, q: str, vec: np.ndarray, f: SearchFilters, page: int = 20) -> tuple[int, list[int]]:
-    """The web's hybrid page (web/search.py _candidates + _materialise): BM25 top
+    """The web's hybrid page (web/search.py _candidates + _with_posts): BM25 top
     TEXT_DEPTH and kNN top VECTOR_DEPTH under the same filters and query
-    constraints, fused by RRF; the page's vector-only posts read in one batch.
-    Returns the hit count and the kNN ids (for recall)."""
-    hits, total = store.search_text(q, f, limit=TEXT_DEPTH)
+    constraints, fused by RRF; the shown page's posts that the text search did
+    not return read in one batch (the embedded store ranks ids without reading
+    posts, as the web asks it: search_text_ranked). Returns the hit count and
+    the kNN ids (for recall)."""
+    ranked = getattr(store, "search_text_ranked", None)
+    if ranked is not None:
+        pairs, total = ranked(q, f, limit=TEXT_DEPTH)
+        text_ids, have = [pid for pid, _ in pairs], set()
+    else:
+        hits, total = store.search_text(q, f, limit=TEXT_DEPTH)
+        text_ids = [h.post.id for h in hits]
+        have = set(text_ids)
     found = store.search_vector(MODEL, vec, f, VECTOR_DEPTH, query=q)
     vec_ids = [pid for pid, s in found if s >= DEFAULTS["VECTOR_MIN_SIMILARITY"]]
-    fused = reciprocal_rank_fusion([[h.post.id for h in hits], vec_ids], k=DEFAULTS["RRF_K"])[:page]
-    text_ids = {h.post.id for h in hits}
-    store.get_posts([pid for pid, _ in fused if pid not in text_ids])
-    return total + len(set(vec_ids) - text_ids), [pid for pid, _ in found]
+    fused = reciprocal_rank_fusion([text_ids, vec_ids], k=DEFAULTS["RRF_K"])[:page]
+    store.get_posts([pid for pid, _ in fused if pid not in have])
+    return total + len(set(vec_ids) - set(text_ids)), [pid for pid, _ in found]
 
 
 def run_queries(store, queries, encoder=None, warmup: int = 20) -> dict[str, list]:

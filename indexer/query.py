@@ -91,9 +91,11 @@ def _quote(phrase: list[str]) -> str:
 def constraints_fts5(pq: ParsedQuery) -> tuple[str | None, str | None]:
     """(what a hit must match, what it must not match) as FTS5 expressions over
     the stemmed columns: the query's constraints, for vector hits."""
-    must = " AND ".join("(" + " OR ".join(_quote(ph) for ph in grp) + ")" for grp in pq.required) or None
-    must_not = " OR ".join(_quote(ph) for ph in pq.exclude) or None
-    return must, must_not
+    # a lone phrase unbracketed, as to_fts5 writes it: a quoted query's constraint is then
+    # the same expression as its text search, whose match the store has already made
+    must = " AND ".join(_quote(g[0]) if len(g) == 1 else "(" + " OR ".join(map(_quote, g)) + ")" for g in pq.required)
+    must_not = " OR ".join(_quote(ph) for ph in pq.exclude)
+    return must or None, must_not or None
 
 
 def to_fts5(pq: ParsedQuery) -> str | None:

@@ -66,6 +66,10 @@ def filter_sql(f: SearchFilters | None, alias: str = "p") -> tuple[str, list]:
     return ("".join(" AND " + s for s in sql), args)
 
 
+# title words weigh twice the text's (the ranking every search shares)
+_BM25 = "bm25(posts_fts, 2.0, 1.0)"
+
+
 def _member(ids: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
     """Mask of ``ids`` found in the sorted array ``sorted_allowed``."""
     if not len(sorted_allowed):
@@ -76,20 +80,24 @@ def _member(ids: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
 
 class SQLiteSearch(SQLiteConnection, SearchStore):
     _filter_sql = staticmethod(filter_sql)  # the filters' SQL, which tests hold the cached columns to
+    # matches from which SQLite ranks and keeps the best (ORDER BY .. LIMIT) rather than
+    # returning every score: below it the one pass with every score is as cheap
+    RANK_IN_SQL_FROM = 2_000
 
     if TYPE_CHECKING:  # the post role's (posts.py): exact search reads the cached vector matrix
 
         def vectors(self, model: str, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def _text_ids(self, expr: str) -> np.ndarray:
+        """Ids (ascending) of every post the FTS expression matches (remembered)."""
+        return self.search_state().fts_ids(self.db, expr)
+
     def _text_matches(self, expr: str) -> tuple[np.ndarray, np.ndarray]:
         """Every post the FTS expression matches: ids ascending and their BM25 scores
-        (lower is better). One pass over the full-text index, remembered while the
-        store is unchanged: a search request counts, ranks and facets the same match."""
+        (lower is better), remembered while the store is unchanged."""
 
         def compute() -> tuple[np.ndarray, np.ndarray]:
-            rows = self.db.execute(
-                "SELECT rowid, bm25(posts_fts, 2.0, 1.0) FROM posts_fts WHERE posts_fts MATCH ?", (expr,)
-            ).fetchall()
+            rows = self.db.execute(f"SELECT rowid, {_BM25} FROM posts_fts WHERE posts_fts MATCH ?", (expr,)).fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
             if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # FTS5 gives rowid order; don't rely on it
@@ -100,6 +108,35 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
 
         return self.search_state().remembered("text", (expr,), compute, keep=16)
 
+    def _text_best(self, expr: str, m: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``m`` matches of the expression, best first (BM25, then id):
+        SQLite keeps only m rows while it scores the match, so a broad term does
+        not hand tens of thousands of scores to Python. ``among``: score only these
+        ids (the matches that pass a selective filter; the others are skipped before
+        BM25, which is most of a broad term's cost). Remembered while the store is
+        unchanged."""
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            if among is None:
+                rows = self.db.execute(
+                    f"SELECT rowid, {_BM25} AS s FROM posts_fts WHERE posts_fts MATCH ? ORDER BY s, rowid LIMIT ?",
+                    (expr, m),
+                ).fetchall()
+            else:
+                # "+rowid": a membership test on each match, not one full-text lookup per id
+                rows = self.db.execute(
+                    f"SELECT rowid, {_BM25} AS s FROM posts_fts WHERE posts_fts MATCH ?"
+                    " AND +rowid IN (SELECT value FROM json_each(?)) ORDER BY s, rowid LIMIT ?",
+                    (expr, "[" + ",".join(map(str, among.tolist())) + "]", m),
+                ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            ids.flags.writeable = scores.flags.writeable = False  # shared through the memo
+            return ids, scores
+
+        key = (expr, m, None if among is None else among.tobytes())
+        return self.search_state().remembered("best", key, compute, keep=16)
+
     def search_text_ranked(
         self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[list[tuple[int, float]], int]:
@@ -109,14 +146,35 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         if expr is None:
             return [], 0
         limit, offset = max(0, int(limit)), max(0, int(offset))
-        ids, scores = self._text_matches(expr)
+        matched = self._text_ids(expr)
         allowed = self.search_state().allowed_ids(self.db, filters)
+        passing = None if allowed is None else matched[_member(matched, allowed)]
+        n = len(matched)
+        total = n if passing is None else len(passing)
+        k = offset + limit
+        if offset >= total or not limit:
+            return [], total
+        if n >= self.RANK_IN_SQL_FROM:
+            if passing is not None and 2 * total < n:
+                # a selective filter: BM25 of the passing matches only
+                ids, scores = self._text_best(expr, k, among=passing)
+                return [(int(i), -float(s)) for i, s in zip(ids[offset:k], scores[offset:k])], total
+            # the best k that pass the filters are among the best m of all matches once
+            # k of those m pass: m from the share that passes, deepened if it fell short
+            m = k if passing is None else int(2 * k * n / total) + 50
+            while m < n // 2:
+                ids, scores = self._text_best(expr, m)
+                if allowed is not None:
+                    keep = _member(ids, allowed)
+                    ids, scores = ids[keep], scores[keep]
+                if len(ids) >= k or len(ids) == total:
+                    return [(int(i), -float(s)) for i, s in zip(ids[offset:k], scores[offset:k])], total
+                m *= 4
+        # a small match, or a deep or selective page: every match's score
+        ids, scores = self._text_matches(expr)
         if allowed is not None:
             keep = _member(ids, allowed)
             ids, scores = ids[keep], scores[keep]
-        total, k = len(ids), offset + limit
-        if offset >= total or not limit:
-            return [], total
         if k < total:  # only the best k need sorting: those scoring up to the k-th score (ties included)
             near = scores <= np.partition(scores, k - 1)[k - 1]
             ids, scores = ids[near], scores[near]
@@ -205,7 +263,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         if query.strip():
             expr = to_fts5(parse_query(query))
             # the match the search itself just made (remembered): not a second pass over the index
-            text = facets.in_ids(self._text_matches(expr)[0] if expr is not None else np.zeros(0, np.int64))
+            text = facets.in_ids(self._text_ids(expr) if expr is not None else np.zeros(0, np.int64))
         out: FacetCounts = {}
         for name in fields:
             m = facets.mask(self.db, facet_filters(filters, name))
