@@ -51,7 +51,8 @@ class ClusteringConfig:
     dims: int | None = 64  # PCA components; None = cluster the raw embeddings
     # "ward": Ward linkage cut into sqrt(n / 4) types (cluster.WardClusterer), on the
     # embedding components joined with `lexical_dims` LSA components of the posts'
-    # words (reduce.LexicalReduction; 0 = embeddings only); "average": average
+    # words (reduce.LexicalReduction; 0 = embeddings only), settled by spherical
+    # k-means in that space; "average": average
     # linkage cut at `threshold` (cluster.AverageLinkageClusterer), embeddings only
     method: str = "ward"
     lexical_dims: int = 64

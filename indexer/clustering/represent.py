@@ -281,6 +281,9 @@ def phrase_label(phrases: list[str], script: re.Pattern[str], n: int = 2) -> str
     own = [p for p in phrases if script.search(p)]
     if 2 * len(own) < len(phrases[:5]):  # a Russian cluster's English label: its own top phrases
         own = []
+    # phrases wholly in the script first: "Зарплатную карту" before "Карту union"
+    other = _CYRILLIC if script is _LATIN else _LATIN
+    own = [p for p in own if not other.search(p.lower())] + [p for p in own if other.search(p.lower())]
     picked = (own or phrases)[:n]
     return ", ".join(picked).capitalize() if picked else ""
 
