@@ -328,7 +328,9 @@ def phrase_queries(base: list, n: int, seed: int = 11) -> list[str]:
         k = rnd.randint(2, 4)
         i = rnd.randrange(len(words) - k + 1)
         out.add(" ".join(words[i : i + k]).lower())
-    return sorted(out, key=lambda _: rnd.random())
+    order = sorted(out)  # a set's order follows the per-process string hash: same phrases, same order each run
+    rnd.shuffle(order)
+    return order
 
 
 # -- the servers ---------------------------------------------------------------

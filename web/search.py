@@ -29,7 +29,7 @@ from indexer.store.types import FACET_FIELDS, FacetCount, FacetCounts, FacetValu
 from .params import SearchParams
 from .ranking import reciprocal_rank_fusion
 from .safetext import strip_bidi
-from .services import company_names, services, setting
+from .services import company_names, company_names_and_labels, services, setting
 from .sites import sites
 
 SNIPPET_CHARS = 240
@@ -334,6 +334,27 @@ def facet_labeller(name: str, incidents: dict[int, Incident]) -> Callable[[Facet
     return str
 
 
+_LABEL_MEMO_MAX = 20_000
+
+
+def _memo_labeller(name: str, incidents: dict[int, Incident]) -> Callable[[FacetValue], str]:
+    """facet_labeller, with the company labels kept with the names they come from (read
+    again only after a store change): the company drop-down labels hundreds of values per page."""
+    if name != "company":
+        return facet_labeller(name, incidents)
+    names, memo = company_names_and_labels()
+
+    def label(v: FacetValue) -> str:
+        got = memo.get(v)
+        if got is None:
+            got = strip_bidi(names.get(str(v)) or str(v))  # as facet_labeller's
+            if len(memo) < _LABEL_MEMO_MAX:  # a selected value comes from the URL: bounded
+                memo[v] = got
+        return got
+
+    return label
+
+
 def facet_label(name: str, value: FacetValue, incidents: dict[int, Incident]) -> str:
     return facet_labeller(name, incidents)(value)
 
@@ -364,7 +385,7 @@ def facet_options(
         if name == "company":
             found = sorted(found, key=lambda c: (-c.complaints, -c.count, str(c.value)))
         picked = _selected(params, name)
-        label = facet_labeller(name, incidents)
+        label = _memo_labeller(name, incidents)
         opts = [FacetOption(c.value, label(c.value), c, c.value == picked) for c in found]
         have = {o.value for o in opts}
         extra = list((known or {}).get(name, ()))

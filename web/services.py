@@ -84,21 +84,32 @@ def services() -> Services:
 
 
 def company_names() -> dict[str, str]:
-    """Display names by company id, read once per request: the built-in alias
-    table's, then those `complaintwatch index` stored (user alias files), then
-    the COMPANY_NAMES setting's."""
-    names = g.get("_cw_company_names")
-    if names is None:
-        svc = services()
+    """Display names by company id: the built-in alias table's, then those
+    `complaintwatch index` stored (user alias files), then the COMPANY_NAMES
+    setting's. Read once per store change (web/aggregates.py), once per request
+    on a store without a change marker."""
+    return company_names_and_labels()[0]
+
+
+def company_names_and_labels() -> tuple[dict[str, str], dict]:
+    """company_names() and a memo of labels made from exactly those names (web/search.py
+    fills it), kept together so a store change never pairs new names with old labels."""
+    from .aggregates import cached  # aggregates imports this module
+
+    pair = g.get("_cw_company_names")
+    if pair is None:
         try:
-            stored = svc.store.company_names()
-        except Exception:  # display names are a nicety: never fail a page over them
+            pair = cached("company_names", lambda: _merged_names(services().store.company_names()))
+        except Exception:  # display names are a nicety: never fail a page over them (nor keep the failure)
             log.warning("company display names not read from the store", exc_info=True)
-            stored = {}
-        configured = current_app.config.get("COMPANY_NAMES") or {}
-        names = {**svc.company_names, **stored, **configured}
-        g._cw_company_names = names
-    return names
+            pair = _merged_names({})
+        g._cw_company_names = pair
+    return pair
+
+
+def _merged_names(stored: dict[str, str]) -> tuple[dict[str, str], dict]:
+    configured = current_app.config.get("COMPANY_NAMES") or {}
+    return {**services().company_names, **stored, **configured}, {}
 
 
 def company_name(company_id: str) -> str:
