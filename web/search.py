@@ -275,21 +275,16 @@ STANCE_LABELS = {"complaint": "Complaint", "praise": "Praise", "question": "Ques
 
 def _similar_ids(params: SearchParams, fields: Sequence[str]) -> dict[str, list[int]]:
     """Per facet, the similar-in-meaning hits the page would add under the facet's filters
-    (one vector search per distinct set of filters: the facets whose filter is not set share one)."""
+    (vector_hits asks once per distinct set of filters: the facets whose filter is not set,
+    and the results, share one search)."""
     svc = services()
     if not params.q or not params.similar or svc.embedder is None:
         return {}
     min_sim = setting("VECTOR_MIN_SIMILARITY")
-    by_filters: dict[tuple, list[int]] = {}
-    out = {}
-    for name in fields:
-        f = facet_filters(params.filters, name)
-        key = astuple(f)
-        if key not in by_filters:
-            found = vector_hits(params.q, f)
-            by_filters[key] = [pid for pid, sim in found if sim >= min_sim]
-        out[name] = by_filters[key]
-    return out
+    return {
+        name: [pid for pid, sim in vector_hits(params.q, facet_filters(params.filters, name)) if sim >= min_sim]
+        for name in fields
+    }
 
 
 def facet_counts(params: SearchParams, fields: Sequence[str] = FACET_FIELDS) -> FacetCounts:
