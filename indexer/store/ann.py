@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import zlib
@@ -47,12 +48,17 @@ EXACT_BELOW = 10_000  # a store with fewer vectors is searched exactly
 FILTERED_EXACT_BELOW = 200_000  # a filter allowing fewer is searched exactly (~0.2 ms per 1,000)
 HNSW_M = 32  # graph degree: recall@10 0.99 at ef 64 on the bench corpus (M=16: 0.94)
 EF_CONSTRUCTION = 64
-EF_SEARCH = 64  # per query, raised for deep k and selective filters
+EF_SEARCH = 64  # per query up to EF_AT vectors; raised for larger stores, deep k and selective filters
+# the graph's recall at a fixed beam width falls as the store grows (bench corpus, a post's
+# own neighbours, recall@10 at ef 64: 0.999 at 100k, 0.86 at 300k; 0.93 at ef 128): the beam
+# widens with the square root of the size past EF_AT (300k: 110, 1M: 202)
+EF_AT = 100_000
 EF_MAX = 4096
 # a best match below this similarity: the graph's answer is redone on the compressed
 # copy (exactly when there is none). Short query texts embed far from every post,
-# where the graph's recall@10 fell to 0.57-0.68 (ef 200)
-SURE_ABOVE = 0.6
+# where the graph's recall@10 fell to 0.57-0.68 (ef 200); at 300k posts queries whose
+# best match is 0.6-0.75 fell to 0.89 at ef 64-256 (the copy: 1.000, 4.6 ms)
+SURE_ABOVE = 0.75
 # the compressed copy: 4 bits per 2 dimensions; its best max(REFINE * k, REFINE_MIN)
 # candidates are re-scored exactly (recall@10 0.996 at k 10, 0.9995 at k 100 on the bench)
 PQ_NBITS = 4
@@ -65,6 +71,13 @@ FILTERED_SCAN_MAX = 4000
 PQ_TRAIN = 10_000  # vectors the quantizer is trained on (a fixed sample)
 DEAD_REBUILD = 0.2  # rebuild the graph when this share of its positions is dead
 FORMAT = 1
+
+
+def beam_width(n: int, n_allowed: int, k: int) -> int:
+    """The graph's efSearch for k neighbours among ``n_allowed`` of ``n`` vectors: wider for
+    larger stores (recall at a fixed width falls with size), deep k and selective filters."""
+    base = max(EF_SEARCH * math.sqrt(max(1.0, n / EF_AT)), 2 * k)
+    return int(min(EF_MAX, base * n / max(1, n_allowed)))
 
 
 @dataclass(slots=True)
@@ -259,7 +272,7 @@ class AnnIndex:
             graph = self._graph
             use_graph = graph is not None and not exact and n_allowed >= limit
             if use_graph and graph is not None:
-                ef = int(min(EF_MAX, max(EF_SEARCH, 2 * k) * n / n_allowed))
+                ef = beam_width(n, n_allowed, k)
                 params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]  # missing from faiss's stubs
                 if sel is not None:
                     params.sel = sel
