@@ -22,6 +22,11 @@ last step only, the baseline: one process with the libraries' default BLAS
 threads, as `serve` ran before. Each client is a thread with one keep-alive
 HTTP/1.1 connection; loopback only; every step stops at --seconds or
 --max-requests. Errors: any status other than 200, any connection error.
+Each row also says where the machine's CPU went (/proc): the server's processes
+(cores, and ms of CPU per request) and this load generator's threads, which
+share the same cores. The clients wait for no think time, so by Little's law
+the mean latency at C clients is C / throughput: at 50 clients, 100 req/s means
+a 500 ms mean, and p95 < 500 ms needs well over 100 req/s.
 Ends with one line:
 
     web_load: at 50 clients search R req/s p95 P ms, company R req/s p95 P ms (vs 1 worker: ...)
@@ -81,6 +86,8 @@ class Step:
     by_kind: dict[str, list[float]] = field(default_factory=dict)  # kind -> latencies
     error_samples: list[str] = field(default_factory=list)
     by_worker: Counter = field(default_factory=Counter)  # X-Served-By pid -> requests (serve_debug servers)
+    client_cpu: float = 0.0  # CPU seconds this process (the load generator) used during the step
+    server_cpu: float | None = None  # CPU seconds the server's processes used (None: not measured)
 
     def pct(self, p: float, latencies: list[float] | None = None) -> float:
         lat = self.latencies if latencies is None else latencies
@@ -105,7 +112,35 @@ class Step:
             "p95_ms_by_kind": {k: round(self.pct(95, v), 1) for k, v in sorted(self.by_kind.items())},
             "rps_by_kind": {k: round(len(v) / self.seconds, 1) for k, v in sorted(self.by_kind.items())},
             "requests_by_worker": sorted(self.by_worker.values(), reverse=True),
+            # on a shared machine the generator's CPU is not the server's: both say where it went
+            "client_cores": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
+            "server_cores": round(self.server_cpu / self.seconds, 2) if self.seconds and self.server_cpu else None,
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu / self.requests, 1)
+            if self.requests and self.server_cpu
+            else None,
         }
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d)] = int(fields[1])
+        cpu[int(d)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        tree.add(p)
+        todo += [c for c, pp in parent.items() if pp == p and c not in tree]
+    return sum(cpu.get(p, 0.0) for p in tree)
 
 
 def _get_json(host: str, port: int, path: str, timeout: float = 60) -> dict:
@@ -158,6 +193,7 @@ def run_step(
     seconds: float,
     max_requests: int,
     close: bool = False,
+    server_pid: int | None = None,
 ) -> Step:
     """`clients` threads for `seconds`; each request is a random entry of
     `mix`, or whatever `mix(rnd)` returns when it is a function."""
@@ -219,10 +255,14 @@ def run_step(
     for t in threads:
         t.start()
     start.wait()
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
+    server0 = tree_cpu(server_pid) if server_pid else 0.0
     for t in threads:
         t.join(seconds + 120)
     step.seconds = time.monotonic() - t0
+    step.client_cpu = time.process_time() - cpu0
+    if server_pid:
+        step.server_cpu = tree_cpu(server_pid) - server0
     return step
 
 
@@ -407,6 +447,11 @@ def print_row(server: str, load: str, r: dict) -> None:
     kinds = "  ".join(f"{k} {r['rps_by_kind'][k]}/s p95 {v}" for k, v in r["p95_ms_by_kind"].items())
     spread = r["requests_by_worker"]
     workers = f"  per process {'/'.join(map(str, spread))}" if len(spread) > 1 else ""
+    if r.get("server_cpu_ms_per_request") is not None:
+        workers += (
+            f"  cores: server {r['server_cores']} ({r['server_cpu_ms_per_request']} ms CPU per request),"
+            f" load generator {r['client_cores']}"
+        )
     print(
         f"{server:<10} {load:<8} {r['clients']:>7} {r['requests']:>8} {r['rps']:>7} {r['p50_ms']:>8} "
         f"{r['p95_ms']:>8} {r['errors']:>6}  [{kinds}]{workers}"
@@ -530,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.warmup:
                     run_step(host, port, pick, 4, args.warmup, args.max_requests)
                 for n in server_steps:
-                    r = run_step(host, port, pick, n, seconds, args.max_requests, args.close).row()
+                    r = run_step(host, port, pick, n, seconds, args.max_requests, args.close, proc.pid).row()
                     r |= {"server": name, "load": load}
                     rows.append(r)
                     print_row(name, load, r)
