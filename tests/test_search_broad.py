@@ -3,9 +3,10 @@ from ../shared: the shortcuts give exactly what ranking and counting every match
 gives.
 
 - A match of many posts is ranked inside SQLite (``ORDER BY bm25 LIMIT``, or only
-  the matches that pass a selective filter): the same pages, scores and exact
-  counts as SQL's own ORDER BY over the filtered rows, at every page depth, with
-  the shortcut forced on and off.
+  the matches that pass a selective filter), or, for plain words, by FTS5's
+  formula in numpy over the words' occurrences read in bulk (bm25.py): the same
+  pages, scores (to the bit) and exact counts as SQL's own ORDER BY over the
+  filtered rows, at every page depth, with each shortcut forced on and off.
 - A quoted query's vector side reuses the text search's match: no second pass.
 - A broad filter's nearest neighbours come from the compressed copy of the
   vectors, re-scored exactly: they pass the filter and agree with brute force."""
@@ -117,37 +118,63 @@ def test_broad_matches_rank_and_count_like_sql(lite, real_posts):
         for f in _filters(real_posts):
             want = _sql_order(lite, q, f)
             broad += len(want) > 300
-            for shortcut in (0, 10**9):  # ranked in SQLite from any size / never
-                lite.RANK_IN_SQL_FROM = shortcut
+            # ranked by the shortcuts from any size (words in numpy, or in SQLite) / never
+            for shortcut, in_numpy in ((0, True), (0, False), (10**9, True)):
+                lite.RANK_IN_SQL_FROM, lite.SCORE_WORDS_IN_NUMPY = shortcut, in_numpy
                 try:
                     for limit, offset in PAGES:
                         ranked, total = lite.search_text_ranked(q, f, limit=limit, offset=offset)
                         assert total == len(want), (q, f)
-                        assert ranked == want[offset : offset + limit], (q, f, limit, offset, shortcut)
+                        assert ranked == want[offset : offset + limit], (q, f, limit, offset, shortcut, in_numpy)
                 finally:
-                    del lite.RANK_IN_SQL_FROM
+                    del lite.RANK_IN_SQL_FROM, lite.SCORE_WORDS_IN_NUMPY
     assert broad > 50  # many of them were broad matches, filtered and not
 
 
-def test_a_broad_match_is_not_scored_in_python(lite):
-    """Ranked inside SQLite: the statement keeps the best rows, Python gets a page's worth."""
-    q = "банк"
-    n = lite.search_text_ranked(q, limit=1)[1]
-    assert n > 500  # a broad term here (the store's default shortcut starts at larger stores' sizes)
-    lite.RANK_IN_SQL_FROM = 100
+def _traced(lite, queries, **flags) -> list[str]:
+    """The statements the store ran for these (query, filters) searches, from a cold memo."""
+    for name, value in flags.items():
+        setattr(lite, name, value)
     seen: list[str] = []
     lite.db.set_trace_callback(seen.append)
     try:
         lite.search_state()._memo.clear()
-        ranked, total = lite.search_text_ranked(q, limit=20)
-        ranked_f, total_f = lite.search_text_ranked(q, SearchFilters(site="otzovik.example"), limit=20)
+        for q, f in queries:
+            ranked, total = lite.search_text_ranked(q, f, limit=20)
+            assert total > 20 and len(ranked) == 20
     finally:
         lite.db.set_trace_callback(None)
-        del lite.RANK_IN_SQL_FROM
-    assert total == n and len(ranked) == 20 and 0 < total_f < n and len(ranked_f) == 20
+        for name in flags:
+            delattr(lite, name)
+    return [s for s in seen if not s.startswith("--")]  # FTS5's own nested statements aside
+
+
+def test_a_broad_match_is_not_scored_in_python(lite):
+    """Ranked inside SQLite: the statement keeps the best rows, Python gets a page's worth."""
+    q = '"xxxx xxxx"'  # a phrase of two words: FTS5 scores it
+    n = lite.search_text_ranked(q, limit=1)[1]
+    assert n > 300  # a broad phrase here (the store's default shortcut starts at larger stores' sizes)
+    seen = _traced(lite, [(q, None), (q, SearchFilters(site="otzovik.example"))], RANK_IN_SQL_FROM=100)
     matches = [s for s in seen if "MATCH" in s]
     assert all("LIMIT" in s or "group_concat" in s for s in matches), matches
     assert sum("json_each" in s for s in matches) == 1  # the selective filter: only passing matches scored
+
+
+def test_broad_words_are_scored_from_their_occurrences_in_bulk(lite):
+    """A query of plain words is scored from each word's occurrences, read as one
+    string per word: no row per match, no FTS5 bm25() (scores: the test above)."""
+    queries = [("банк", None), ("credit OR банк", SearchFilters(site="otzovik.example")), ("credit", None)]
+    assert all(lite.search_text_ranked(q, limit=1)[1] > 300 for q, _ in queries)  # broad matches
+    seen = _traced(lite, queries, RANK_IN_SQL_FROM=100)
+    assert not any("bm25" in s for s in seen), seen
+    bulk = [s for s in seen if "posts_fts_instances WHERE term" in s]
+    assert len(bulk) == 2 and all("group_concat" in s for s in bulk)  # one per word, remembered after
+    # the same queries with the numpy path off: FTS5 scores them
+    assert any("bm25" in s for s in _traced(lite, queries, RANK_IN_SQL_FROM=100, SCORE_WORDS_IN_NUMPY=False))
+    # a word in every narrative many times over: reading its occurrences would cost more (the
+    # vocabulary's count says so before reading them), FTS5 scores it
+    the = _traced(lite, [("the", None)], RANK_IN_SQL_FROM=100)
+    assert any("bm25" in s for s in the) and not any("posts_fts_instances" in s for s in the)
 
 
 def test_a_quoted_query_matches_the_full_text_once(lite):
@@ -213,4 +240,24 @@ def test_a_broad_filter_searches_the_compressed_copy(tmp_path, real_posts, usem3
     m = np.zeros(index.ntotal, dtype=bool)
     m[index.positions(sel)] = True
     assert 0 < len(sel) < 400 and index.search(queries[0], 10, m).exact
+    store.close()
+
+
+def test_word_scores_hold_after_rewrites_and_takedowns(tmp_path, real_posts):
+    """The vocabulary's counts and the stored sizes follow rewritten and removed
+    posts: the numpy scores still equal SQL's to the bit."""
+    store = SQLiteStore(tmp_path / "s.db")
+    base = real_posts[:600]
+    store.upsert_posts(base)
+    store.upsert_posts([p.with_(text=p.text + " банк банк кредит card") for p in base[:150]])
+    assert store.add_takedowns([p.url for p in base[150::3]]) == 150
+    store.RANK_IN_SQL_FROM = 0
+    checked = 0
+    for q in ["банк", "кредит", "банк OR кредит", "credit", "card", "account OR банк", "банк -кредит"]:
+        want = _sql_order(store, q, None)
+        for limit, offset in PAGES:
+            ranked, total = store.search_text_ranked(q, None, limit=limit, offset=offset)
+            assert total == len(want) and ranked == want[offset : offset + limit], (q, limit, offset)
+        checked += len(want) > 20
+    assert checked >= 6
     store.close()

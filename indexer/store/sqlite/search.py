@@ -12,11 +12,12 @@ import numpy as np
 
 from complaintwatch.models import Post, SearchFilters, SearchHit
 
-from ...query import constraints_fts5, parse_query, to_fts5
+from ...query import ParsedQuery, constraints_fts5, parse_query, to_fts5
 from ...snippets import snippet
 from ...stance import COMPLAINT
 from ..roles import SearchStore
 from ..types import FACET_FIELDS, MAX_SAME_STORY, FacetCounts, facet_filters, facet_from_parts
+from . import bm25
 from .connection import SQLiteConnection
 from .schema import COLS, iso, posts_by_id, row_to_post
 from .search_state import filter_key
@@ -78,11 +79,21 @@ def _member(ids: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
     return sorted_allowed[pos] == ids
 
 
+def _page(ids: np.ndarray, scores: np.ndarray, offset: int, k: int) -> list[tuple[int, float]]:
+    """Rows offset..k of the matches by BM25 (lower is better), then id, as (id, score) pairs."""
+    if k < len(scores):  # only the best k need sorting: those scoring up to the k-th score (ties included)
+        near = scores <= np.partition(scores, k - 1)[k - 1]
+        ids, scores = ids[near], scores[near]
+    order = np.lexsort((ids, scores))[offset:k]  # best BM25 first, then by id
+    return [(int(ids[i]), -float(scores[i])) for i in order]
+
+
 class SQLiteSearch(SQLiteConnection, SearchStore):
     _filter_sql = staticmethod(filter_sql)  # the filters' SQL, which tests hold the cached columns to
     # matches from which SQLite ranks and keeps the best (ORDER BY .. LIMIT) rather than
     # returning every score: below it the one pass with every score is as cheap
     RANK_IN_SQL_FROM = 2_000
+    SCORE_WORDS_IN_NUMPY = True  # bm25.py for broad word queries (tests turn it off to reach SQL's paths)
 
     if TYPE_CHECKING:  # the post role's (posts.py): exact search reads the cached vector matrix
 
@@ -142,7 +153,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
     ) -> tuple[list[tuple[int, float]], int]:
         """search_text's (post id, score) pairs and total, without reading the posts:
         the web's fusion ranks 100 candidates and shows 20 of them."""
-        expr = to_fts5(parse_query(query))
+        pq = parse_query(query)
+        expr = to_fts5(pq)
         if expr is None:
             return [], 0
         limit, offset = max(0, int(limit)), max(0, int(offset))
@@ -155,6 +167,10 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         if offset >= total or not limit:
             return [], total
         if n >= self.RANK_IN_SQL_FROM:
+            candidates = matched if passing is None else passing
+            scored = self._scores_in_numpy(pq, candidates, n)
+            if scored is not None:  # plain words: FTS5's formula over its bulk counts
+                return _page(candidates, scored, offset, k), total
             if passing is not None and 2 * total < n:
                 # a selective filter: BM25 of the passing matches only
                 ids, scores = self._text_best(expr, k, among=passing)
@@ -175,11 +191,31 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         if allowed is not None:
             keep = _member(ids, allowed)
             ids, scores = ids[keep], scores[keep]
-        if k < total:  # only the best k need sorting: those scoring up to the k-th score (ties included)
-            near = scores <= np.partition(scores, k - 1)[k - 1]
-            ids, scores = ids[near], scores[near]
-        order = np.lexsort((ids, scores))[offset:k]  # best BM25 first, then by id
-        return [(int(ids[i]), -float(scores[i])) for i in order], total
+        return _page(ids, scores, offset, k), total
+
+    def _scores_in_numpy(self, pq: ParsedQuery, ids: np.ndarray, matched: int) -> np.ndarray | None:
+        """FTS5's bm25() of ``ids`` (rows of a match of ``matched`` posts) from bulk
+        counts (bm25.py), when the query's phrases are single words and reading
+        their occurrences costs less than FTS5's row-by-row scoring; else None."""
+        phrases = pq.must + [ph for group in pq.any_of for ph in group]  # the order to_fts5 names them
+        if not self.SCORE_WORDS_IN_NUMPY or any(len(ph) != 1 for ph in phrases):
+            return None  # a quoted phrase of several words: positions, FTS5's job
+        counts = [bm25.word_counts(self.db, ph[0]) for ph in phrases]
+        if any(docs == 0 for docs, _ in counts):
+            return None  # not a word as the index holds it
+        if sum(occurrences for _, occurrences in counts) > bm25.MAX_OCCURRENCES_PER_MATCH * matched:
+            return None  # e.g. "the", or two broad words that rarely meet: FTS5 scores fewer rows
+        state = self.search_state()
+        lengths = state.remembered("doc-lengths", (), lambda: bm25.DocLengths.load(self.db), keep=1)
+        if lengths is None:
+            return None
+        terms = []
+        for ph, (docs, _) in zip(phrases, counts):
+            tf = state.remembered("term-freqs", (ph[0],), partial(bm25.term_freqs, self.db, ph[0]), keep=32)
+            if len(tf.ids) != docs:
+                return None
+            terms.append((bm25.idf(lengths.nrow, docs), tf))
+        return bm25.scores(ids, terms, lengths)
 
     def search_text(
         self, query: str, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0

@@ -38,6 +38,17 @@ SAVE_AFTER_ADDED = 0.05  # re-save the graph once this share of it was added sin
 _BATCH = 5_000
 
 
+def id_column(db: sqlite3.Connection, sql: str, args: tuple = ()) -> np.ndarray:
+    """The integers ``sql`` selects, ascending: SQLite joins them into one string
+    (``sql`` selects ``group_concat(...)``), since a Python row per value costs
+    ~4x the lookup itself."""
+    text = db.execute(sql, args).fetchone()[0]
+    ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+    if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # index order is ascending; don't rely on it
+        ids = np.sort(ids)
+    return ids
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
@@ -143,8 +154,7 @@ class Facets:
         ids = self._companies.get(company)
         if ids is None:
             # the primary key (company, post_id) answers this from the index alone
-            rows = db.execute("SELECT post_id FROM post_companies WHERE company = ?", (company,)).fetchall()
-            ids = np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            ids = id_column(db, "SELECT group_concat(post_id) FROM post_companies WHERE company = ?", (company,))
             self._companies[company] = ids
         return ids
 
@@ -493,12 +503,7 @@ class SearchState:
         facets this one match, and a quoted query's vector side reuses it."""
 
         def compute() -> np.ndarray:
-            # one row holding every id: a Python row per match costs ~4x the match itself
-            sql = "SELECT group_concat(rowid) FROM posts_fts WHERE posts_fts MATCH ?"
-            text = db.execute(sql, (expr,)).fetchone()[0]
-            ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
-            if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # FTS5 gives rowid order; don't rely on it
-                ids = np.sort(ids)
+            ids = id_column(db, "SELECT group_concat(rowid) FROM posts_fts WHERE posts_fts MATCH ?", (expr,))
             ids.flags.writeable = False  # shared through the memo
             return ids
 
