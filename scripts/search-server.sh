@@ -41,8 +41,10 @@ pid_alive() {
   local pid
   pid="$(cat "$PIDFILE" 2>/dev/null || true)"
   # alive, and still our node (not a recycled pid after a reboot)
+  # (ps -ww: ps cuts the command line to $COLUMNS, which pytest sets to 80, and a cut
+  # line read as "not our node": stop then dropped the pid file and left the node running)
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-    ps -p "$pid" -o args= 2>/dev/null | grep -q 'complaintwatch\.search\.Launcher'; then
+    [[ "$(ps -ww -p "$pid" -o args= 2>/dev/null || true)" == *complaintwatch.search.Launcher* ]]; then
     return 0
   fi
   adopt_orphan
@@ -53,9 +55,10 @@ pid_alive() {
 # a second node that cannot get the lock.
 adopt_orphan() {
   local pid port
-  pid="$(pgrep -f "complaintwatch\.search\.Launcher $WORK/home " | head -n 1 || true)"
+  pid="$(pgrep -f "complaintwatch\.search\.Launcher $WORK/home " || true)"
+  pid="${pid%%$'\n'*}" # the first
   [[ -n "$pid" ]] || return 1
-  port="$(ps -p "$pid" -o args= | sed -n "s|.*complaintwatch\.search\.Launcher $WORK/home \([0-9]*\).*|\1|p")"
+  port="$(ps -ww -p "$pid" -o args= | sed -n "s|.*complaintwatch\.search\.Launcher $WORK/home \([0-9]*\).*|\1|p")"
   [[ -n "$port" ]] || return 1
   echo "$pid" >"$PIDFILE"
   echo "http://127.0.0.1:$port" >"$URLFILE"
