@@ -195,10 +195,15 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
 
     def _scores_in_numpy(self, pq: ParsedQuery, ids: np.ndarray, matched: int) -> np.ndarray | None:
         """FTS5's bm25() of ``ids`` (rows of a match of ``matched`` posts) from bulk
-        counts (bm25.py), when the query's phrases are single words and reading
-        their occurrences costs less than FTS5's row-by-row scoring; else None."""
+        counts (bm25.py), when the query is one word or words joined by OR (-words
+        aside) and reading their occurrences costs less than FTS5's row-by-row
+        scoring; else None."""
+        if not self.SCORE_WORDS_IN_NUMPY or len(pq.must) + len(pq.any_of) != 1:
+            # words that must all occur: their posts outnumber the few that hold them all,
+            # and FTS5 scores only those
+            return None
         phrases = pq.must + [ph for group in pq.any_of for ph in group]  # the order to_fts5 names them
-        if not self.SCORE_WORDS_IN_NUMPY or any(len(ph) != 1 for ph in phrases):
+        if any(len(ph) != 1 for ph in phrases):
             return None  # a quoted phrase of several words: positions, FTS5's job
         counts = [bm25.word_counts(self.db, ph[0]) for ph in phrases]
         if any(docs == 0 for docs, _ in counts):
