@@ -136,7 +136,7 @@ def test_knn_with_the_filters_inside_the_knn_clause():
         "field": "vec_x",
         "query_vector": [0.6, 0.8],
         "k": 20,
-        "num_candidates": 200,
+        "num_candidates": 600,
         "filter": {
             "bool": {
                 # the quoted phrase is a constraint on vector hits too; the plain word only ranks
@@ -153,7 +153,8 @@ def test_knn_with_the_filters_inside_the_knn_clause():
 
 def test_knn_without_filters_and_candidate_bounds():
     knn = queries.knn_clause("vec_x", np.array([1.0, 0.0]), None, 5, parse_query("fees"))
-    assert knn == {"field": "vec_x", "query_vector": [1.0, 0.0], "k": 5, "num_candidates": 100}
+    assert knn == {"field": "vec_x", "query_vector": [1.0, 0.0], "k": 5, "num_candidates": 150}
+    assert queries.knn_clause("vec_x", np.zeros(2), None, 3)["num_candidates"] == 100
     assert queries.knn_clause("vec_x", np.zeros(2), None, 5000)["num_candidates"] == 10_000
 
 

@@ -131,6 +131,13 @@ def text_query(pq: ParsedQuery, filters: SearchFilters | None = None) -> Query |
     return {"bool": {"must": must, "filter": flt, "must_not": must_not}}
 
 
+# HNSW candidates per segment for each hit asked (Elasticsearch caps them at 10,000). Measured on
+# the bench corpus at 300k posts (49 segments, not merged), recall@10 against exact search,
+# 10x -> 30x -> 100x: a query text's 100 neighbours (hybrid) 0.77 -> 0.90 -> 0.93, with filters
+# 0.93 -> 0.96 -> 0.97; a post's own 10 neighbours 0.97 throughout; hybrid p50 49 -> 74 -> 114 ms.
+NUM_CANDIDATES_PER_HIT = 30
+
+
 def knn_clause(
     field: str, vector: np.ndarray, filters: SearchFilters | None, k: int, pq: ParsedQuery | None = None
 ) -> Query:
@@ -140,7 +147,7 @@ def knn_clause(
         "field": field,
         "query_vector": vec_json(vector),
         "k": k,
-        "num_candidates": min(10_000, max(100, 10 * k)),
+        "num_candidates": min(10_000, max(100, NUM_CANDIDATES_PER_HIT * k)),
     }
     flt, must_not = filter_clauses(filters)
     if pq is not None:  # the query's phrases, +words and -words hold for vector hits too
