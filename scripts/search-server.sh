@@ -55,8 +55,7 @@ pid_alive() {
 # a second node that cannot get the lock.
 adopt_orphan() {
   local pid port
-  pid="$(pgrep -f "complaintwatch\.search\.Launcher $WORK/home " || true)"
-  pid="${pid%%$'\n'*}" # the first
+  pid="$(pgrep -f "complaintwatch\.search\.Launcher $WORK/home " | head -n 1 || true)"
   [[ -n "$pid" ]] || return 1
   port="$(ps -ww -p "$pid" -o args= | sed -n "s|.*complaintwatch\.search\.Launcher $WORK/home \([0-9]*\).*|\1|p")"
   [[ -n "$port" ]] || return 1

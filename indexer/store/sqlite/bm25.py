@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .search_state import parse_ints
+
 # fts5_aux.c's constants and search.py's column weights: bm25(posts_fts, 2.0, 1.0)
 K1 = 1.2
 B = 0.75
@@ -49,6 +51,15 @@ def _varints(buf: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``ids`` sits in ``sorted_ids`` and whether it is there (positions
+    of the absent ones are meaningless)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return pos, sorted_ids[pos] == ids
+
+
 @dataclass(frozen=True)
 class DocLengths:
     """Every row's size in tokens (all columns) and the table's average, as FTS5 keeps them."""
@@ -69,7 +80,7 @@ class DocLengths:
         if avg is None:
             return None
         totals = _varints(np.frombuffer(bytes(avg[0]), dtype=np.uint8))  # nRow, then each column's tokens
-        ids = np.fromstring(ids_text, dtype=np.int64, sep=",") if ids_text else np.zeros(0, dtype=np.int64)
+        ids = parse_ints(ids_text)
         sizes = _varints(np.frombuffer(bytes.fromhex(sizes_hex or ""), dtype=np.uint8))
         if len(totals) < 1 + ncol or len(sizes) != ncol * len(ids) or totals[0] <= 0:
             return None
@@ -79,12 +90,8 @@ class DocLengths:
 
     def of(self, ids: np.ndarray) -> np.ndarray | None:
         """The lengths of these rowids; None if one has no stored size."""
-        if not len(ids):
-            return np.zeros(0, dtype=np.float64)
-        if not len(self.ids):
-            return None
-        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        return self.lengths[pos] if bool((self.ids[pos] == ids).all()) else None
+        pos, found = _lookup(self.ids, ids)
+        return self.lengths[pos] if bool(found.all()) else None
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,8 @@ class TermFreqs:
     def at(self, ids: np.ndarray) -> np.ndarray:
         """f(q, D) of these rowids, 0 where the word is absent."""
         out = np.zeros(len(ids), dtype=np.float64)
-        if len(self.ids) and len(ids):
-            pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-            hit = self.ids[pos] == ids
-            out[hit] = self.freqs[pos[hit]]
+        pos, found = _lookup(self.ids, ids)
+        out[found] = self.freqs[pos[found]]
         return out
 
 
@@ -119,7 +124,7 @@ def term_freqs(db: sqlite3.Connection, word: str) -> TermFreqs:
     text = db.execute(
         f"SELECT group_concat(doc * 2 + (col = 'text')) FROM temp.{_INSTANCES} WHERE term = ?", (word,)
     ).fetchone()[0]
-    codes = np.sort(np.fromstring(text, dtype=np.int64, sep=",")) if text else np.zeros(0, dtype=np.int64)
+    codes = np.sort(parse_ints(text))
     ids, start = np.unique(codes >> 1, return_index=True)
     # FTS5 adds each occurrence's column weight: sums of 1.0s and 2.0s, exact in any order
     weights = np.where(codes & 1, TEXT_WEIGHT, TITLE_WEIGHT)

@@ -38,12 +38,16 @@ SAVE_AFTER_ADDED = 0.05  # re-save the graph once this share of it was added sin
 _BATCH = 5_000
 
 
+def parse_ints(text: str | None) -> np.ndarray:
+    """The integers of a ``group_concat`` (comma-separated; NULL when it joined none)."""
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+
+
 def id_column(db: sqlite3.Connection, sql: str, args: tuple = ()) -> np.ndarray:
     """The integers ``sql`` selects, ascending: SQLite joins them into one string
     (``sql`` selects ``group_concat(...)``), since a Python row per value costs
     ~4x the lookup itself."""
-    text = db.execute(sql, args).fetchone()[0]
-    ids = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+    ids = parse_ints(db.execute(sql, args).fetchone()[0])
     if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # index order is ascending; don't rely on it
         ids = np.sort(ids)
     return ids
